@@ -1,0 +1,394 @@
+"""The lab: runs each task's agent loop once and verifies what it leaves.
+
+One Lab lives per pytest process (per xdist worker). It owns the sandbox
+backend, the agent factory and the run directory, and caches one AgentRun per
+task, so the loop runs once however many verifier tests ask for it::
+
+    lab.agent_run(task)        -> AgentRun   provision, agent loop, snapshot
+    lab.open_submission(...)   -> Submission a FRESH sandbox + the snapshot + a seed
+    lab.score(task, verdict)   -> TaskResult result.json written atomically
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import threading
+import time
+import traceback
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from . import scoring
+from .agents import Agent, AgentContext, AgentError, AgentOutcome, load_agent
+from .evaluation import Evaluation, run_verifier
+from .ledger import Ledger
+from .measure import Counts, callgrind
+from .results import FINISHED, TaskResult, atomic_write_json, atomic_write_text, load_result, write_files
+from .sandboxes import ExecResult, Sandbox, SandboxBackend, SandboxError, SnapshotError, get_backend
+from .tasks import Task
+from .tools import Budget, BudgetExhausted, LabTools
+
+__all__ = ["AgentRun", "Lab", "RunSettings", "Submission", "Verdict", "hidden_seed"]
+
+#: Seconds an agent may run past its budget before it is abandoned as hung.
+HANG_GRACE_S = 30.0
+
+
+@dataclasses.dataclass(frozen=True)
+class RunSettings:
+    """The run's configuration, the same on the controller and every worker."""
+
+    #: Identifies the run (folder name, sandbox labels).
+    run_id: str
+    #: The run directory.
+    run_dir: Path
+    #: Agent name or module:Class.
+    agent: str = "nop"
+    #: Options for the agent's constructor.
+    agent_options: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    #: auto | local | docker.
+    sandbox: str = "auto"
+    #: Multiplies every task's time budget and evaluations.
+    budget_scale: float = 1.0
+    #: Seed the hidden seeds derive from.
+    seed: int = 0
+    #: Keep finished tasks of an earlier run in run_dir.
+    resume: bool = False
+    #: final | best: which files are scored.
+    submit: str = "final"
+
+    def to_json(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["run_dir"] = str(self.run_dir)
+        data["agent_options"] = dict(self.agent_options)
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> RunSettings:
+        return cls(**{**data, "run_dir": Path(data["run_dir"])})
+
+
+def hidden_seed(run_seed: int, task: Task) -> int:
+    """The seed of a task's hidden inputs: derived from the run's seed, never the public one."""
+    digest = hashlib.sha256(f"{run_seed}:{task.name}".encode()).digest()
+    seed = int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
+    return seed + 1 if seed == task.public_seed else seed
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+@dataclasses.dataclass
+class AgentRun:
+    """What one agent loop left behind."""
+
+    #: ok | agent_error | agent_timeout | rejected | error
+    status: str
+    #: The editable files to score (final or best, per --autolab-submit).
+    files: dict[str, bytes]
+    reason: str = ""
+    agent_time_s: float = 0.0
+    budget: dict[str, float] = dataclasses.field(default_factory=dict)
+    evaluations: int = 0
+    outcome: AgentOutcome | None = None
+    ledger: Ledger | None = None
+    started_at: str = ""
+
+
+@dataclasses.dataclass
+class Verdict:
+    """What the verifier tests of one task found; filled as the tests run."""
+
+    task: Task
+    #: "nodeid: message" of every failing test.
+    failures: list[str] = dataclasses.field(default_factory=list)
+    metric: float | None = None
+    #: The final result, once known (scored, or carried over, or a failed run).
+    result: TaskResult | None = None
+    #: The result was attached to a test report already.
+    reported: bool = False
+
+
+class Submission:
+    """The files under test, in a fresh sandbox: what a verifier module talks to."""
+
+    def __init__(self, task: Task, sandbox: Sandbox, *, seed: int, hidden: bool) -> None:
+        self.task = task
+        self.sandbox = sandbox
+        #: Seed of the inputs: hidden in the final verification, public in evaluate().
+        self.seed = seed
+        self.hidden = hidden
+
+    def exec(self, command: str, *, timeout: float = 60.0, stdin: bytes | None = None) -> ExecResult:
+        """Run ``bash -c command`` in the app dir."""
+        return self.sandbox.exec(command, timeout=timeout, stdin=stdin)
+
+    def write_file(self, path: str, data: bytes | str) -> None:
+        self.sandbox.write_files({path: data.encode() if isinstance(data, str) else data})
+
+    def read_file(self, path: str) -> bytes:
+        return self.sandbox.read_file(path)
+
+    def callgrind(self, command: str, *, cache_sim: bool = False, timeout: float = 600) -> Counts:
+        """Count the instructions (and optionally cycles) of ``command`` under Callgrind."""
+        return callgrind(self.sandbox, command, cache_sim=cache_sim, timeout=timeout)
+
+    def close(self) -> None:
+        self.sandbox.close()
+
+
+class Lab:
+    """The session's lab: backend, agent, run directory and one AgentRun per task."""
+
+    def __init__(self, settings: RunSettings) -> None:
+        self.settings = settings
+        self.notes: list[str] = []
+        self._backend: SandboxBackend | None = None
+        self._agent: Agent | None = None
+        self._runs: dict[str, AgentRun] = {}
+        self._lock = threading.Lock()
+        #: Number of agent loops actually run, per task (tests check it is one).
+        self.loops_run: dict[str, int] = {}
+
+    # -- parts, created on first use so that a suite without tasks pays nothing ---------------
+
+    @property
+    def backend(self) -> SandboxBackend:
+        if self._backend is None:
+            self._backend = get_backend(
+                self.settings.sandbox, run_id=self.settings.run_id, notes=self.notes
+            )
+        return self._backend
+
+    @property
+    def agent(self) -> Agent:
+        if self._agent is None:
+            self._agent = load_agent(self.settings.agent, self.settings.agent_options)
+        return self._agent
+
+    def task_dir(self, task: Task) -> Path:
+        return self.settings.run_dir / task.name
+
+    def labels(self, task: Task, role: str) -> dict[str, str]:
+        return {"autolab.run": self.settings.run_id, "autolab.task": task.name, "autolab.role": role}
+
+    def budget(self, task: Task) -> Budget:
+        scale = self.settings.budget_scale
+        return Budget(
+            time_s=task.agent_timeout_s * scale,
+            max_evaluations=max(1, round(task.max_evaluations * scale)),
+        )
+
+    # -- resume -------------------------------------------------------------------------------
+
+    def finished_result(self, task: Task) -> TaskResult | None:
+        """The result of an earlier run of this task, if resuming and it finished."""
+        if not self.settings.resume:
+            return None
+        result = load_result(self.task_dir(task) / "result.json")
+        if result is None or result.status not in FINISHED:
+            return None
+        result.resumed = True
+        return result
+
+    # -- the agent loop -----------------------------------------------------------------------
+
+    def agent_run(self, task: Task) -> AgentRun:
+        """Run the agent on ``task`` once (cached): provision, loop, snapshot."""
+        with self._lock:
+            if task.name not in self._runs:
+                self._runs[task.name] = self._run_agent(task)
+            return self._runs[task.name]
+
+    def _run_agent(self, task: Task) -> AgentRun:
+        self.loops_run[task.name] = self.loops_run.get(task.name, 0) + 1
+        folder = self.task_dir(task)
+        log_dir = folder / "agent"
+        log_dir.mkdir(parents=True, exist_ok=True)
+        # A rerun of an unfinished task starts its ledger afresh.
+        (folder / "ledger.jsonl").unlink(missing_ok=True)
+        budget = self.budget(task)
+        budget_info = {"time_s": budget.time_s, "max_evaluations": budget.max_evaluations}
+        started_at = _now()
+        try:
+            agent = self.agent
+            self.backend.prepare(task)
+            sandbox = self.backend.start(task, role="agent", labels=self.labels(task, "agent"))
+        except (AgentError, SandboxError) as exc:
+            return AgentRun("error", {}, reason=str(exc), budget=budget_info, started_at=started_at)
+
+        ledger = Ledger(folder)
+        tools = LabTools(
+            task=task,
+            sandbox=sandbox,
+            budget=Budget(budget.time_s, budget.max_evaluations),
+            evaluator=lambda files: self.evaluate(task, files),
+            ledger=ledger,
+        )
+        ctx = AgentContext(
+            task=task,
+            instruction=task.instruction,
+            sandbox=sandbox,
+            budget=tools.budget,
+            tools=tools,
+            log_dir=log_dir,
+        )
+        box: dict[str, Any] = {}
+
+        def loop() -> None:
+            try:
+                box["outcome"] = agent.run(ctx)
+            except BudgetExhausted as exc:
+                box["outcome"] = AgentOutcome(message=str(exc), stop_reason="budget")
+            except BaseException as exc:
+                box["error"] = exc
+                box["traceback"] = traceback.format_exc()
+
+        thread = threading.Thread(target=loop, name=f"autolab-agent-{task.name}", daemon=True)
+        start = time.monotonic()
+        thread.start()
+        thread.join(tools.budget.time_s + HANG_GRACE_S)
+        elapsed = time.monotonic() - start
+        common = {
+            "agent_time_s": elapsed,
+            "budget": budget_info,
+            "evaluations": tools.budget.evaluations_used,
+            "ledger": ledger,
+            "started_at": started_at,
+        }
+        try:
+            if thread.is_alive():
+                cancel = getattr(agent, "cancel", None)
+                if callable(cancel):
+                    cancel()
+                return AgentRun(
+                    "agent_timeout",
+                    {},
+                    reason=f"the agent did not stop within its budget ({budget.time_s:.0f} s) "
+                    f"plus {HANG_GRACE_S:.0f} s of grace; it was abandoned",
+                    **common,
+                )
+            if "error" in box:
+                atomic_write_text(log_dir / "error.txt", box["traceback"])
+                exc = box["error"]
+                return AgentRun(
+                    "agent_error",
+                    {},
+                    reason=f"the agent crashed: {type(exc).__name__}: {exc}",
+                    **common,
+                )
+            outcome = box.get("outcome") or AgentOutcome()
+            try:
+                files = sandbox.snapshot(task.editable)
+            except SnapshotError as exc:
+                return AgentRun("rejected", {}, reason=str(exc), outcome=outcome, **common)
+            if self.settings.submit == "best" and tools.best is not None:
+                best = [e for e in ledger.entries if e["n"] == tools.best.n and e["correct"]]
+                if best:
+                    files = ledger.snapshot_files(best[-1]["snapshot"])
+            write_files(folder / "submission", files)
+            return AgentRun("ok", files, outcome=outcome, **common)
+        finally:
+            sandbox.close()
+
+    # -- evaluation and verification --------------------------------------------------------
+
+    def evaluate(self, task: Task, files: Mapping[str, bytes]) -> Evaluation:
+        """evaluate(): the verifier on public inputs, in a scratch sandbox of its own."""
+        scratch = self.task_dir(task) / "evaluations" / f"{time.time_ns()}"
+        scratch.mkdir(parents=True, exist_ok=True)
+        return run_verifier(
+            task, files, scratch=scratch, sandbox=self.backend.name, run_id=self.settings.run_id
+        )
+
+    def open_submission(self, task: Task, files: Mapping[str, bytes], *, hidden: bool) -> Submission:
+        """A FRESH sandbox from the pristine environment with ``files`` put in."""
+        role = "verify" if hidden else "evaluate"
+        self.backend.prepare(task)
+        sandbox = self.backend.start(task, role=role, labels=self.labels(task, role))
+        try:
+            sandbox.write_files(files)
+        except BaseException:
+            sandbox.close()
+            raise
+        seed = hidden_seed(self.settings.seed, task) if hidden else task.public_seed
+        return Submission(task, sandbox, seed=seed, hidden=hidden)
+
+    # -- results ------------------------------------------------------------------------------
+
+    def base_result(self, task: Task, run: AgentRun | None) -> TaskResult:
+        result = TaskResult(
+            task=task.name,
+            axis=task.axis,
+            status="error",
+            agent=self.settings.agent,
+            metric_name=task.metric,
+            direction=task.direction,
+            scale=task.scale,
+            baseline=task.baseline,
+            reference=task.reference,
+            ref_reward=task.ref_reward,
+            seed=hidden_seed(self.settings.seed, task),
+            sandbox=self._backend.name if self._backend else self.settings.sandbox,
+            finished_at=_now(),
+        )
+        if run is not None:
+            result.budget = dict(run.budget)
+            result.agent_time_s = round(run.agent_time_s, 3)
+            result.evaluations = run.evaluations
+            result.started_at = run.started_at
+            result.submission = sorted(run.files)
+            if run.outcome is not None:
+                result.usage = {**run.outcome.usage, "stop_reason": run.outcome.stop_reason}
+                if run.outcome.message:
+                    result.usage["message"] = run.outcome.message[:2000]
+            if run.ledger is not None:
+                result.loop = loop_statistics(run.ledger, run.budget.get("time_s", 0.0))
+        return result
+
+    def score(
+        self, task: Task, verdict: Verdict, run: AgentRun | None, *, verify_time_s: float = 0.0
+    ) -> TaskResult:
+        """Turn the verifier's findings into a result (not written: see ``record``)."""
+        result = self.base_result(task, run)
+        result.verify_time_s = round(verify_time_s, 3)
+        result.failures = list(verdict.failures)
+        if verdict.failures:
+            result.status = "incorrect"
+            result.reason = f"{len(verdict.failures)} verifier test(s) failed: {verdict.failures[0]}"
+        elif verdict.metric is None:
+            result.status = "no_metric"
+            result.reason = "the verifier passed but recorded no metric (record_metric was not called)"
+        else:
+            result.status = "scored"
+            result.correct = True
+            result.metric = verdict.metric
+            result.n = scoring.normalized_score(
+                verdict.metric, task.baseline, task.reference, scale=task.scale
+            )
+            result.reward = scoring.reward(result.n, ref_reward=task.ref_reward)
+            result.speedup = scoring.speedup(verdict.metric, task.baseline, direction=task.direction)
+        return result
+
+    def failed_run_result(self, task: Task, run: AgentRun) -> TaskResult:
+        result = self.base_result(task, run)
+        result.status = run.status
+        result.reason = run.reason
+        return result
+
+    def record(self, result: TaskResult) -> None:
+        """Write result.json atomically (not for resumed results: they are on disk)."""
+        if not result.resumed:
+            atomic_write_json(self.task_dir_named(result.task) / "result.json", result.to_json())
+
+    def task_dir_named(self, name: str) -> Path:
+        return self.settings.run_dir / name
+
+
+def loop_statistics(ledger: Ledger, budget_s: float) -> dict[str, Any]:
+    """What the ledger says about the loop: see Ledger.summarize."""
+    return ledger.summarize(budget_s)

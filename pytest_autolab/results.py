@@ -1,0 +1,144 @@
+"""Results on disk: the run directory, result.json per task, atomic writes, resume.
+
+Layout (DESIGN.md, Results)::
+
+    .autolab/runs/<run id>/
+      run.json                     config, versions, machine
+      summary.json                 every row of the terminal table (controller)
+      <task>/
+        result.json                TaskResult below
+        ledger.jsonl               one line per evaluate() call
+        agent/                     agent log and trajectory
+        submission/                the scored files
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "FINISHED",
+    "TaskResult",
+    "atomic_write_json",
+    "atomic_write_text",
+    "load_result",
+    "write_files",
+]
+
+#: Statuses that end a task for good: a resumed run keeps them.
+FINISHED = frozenset({"scored", "incorrect", "no_metric", "agent_error", "agent_timeout", "rejected"})
+
+
+@dataclasses.dataclass
+class TaskResult:
+    """Everything known about one task's run; serialised as result.json."""
+
+    #: Task folder name.
+    task: str
+    #: faster | smarter | smaller.
+    axis: str
+    #: scored | incorrect | no_metric | agent_error | agent_timeout | rejected | error | invalid_task.
+    status: str
+    #: Name of the agent that produced the submission.
+    agent: str
+    #: Every correctness test passed.
+    correct: bool = False
+    #: Name of the metric and its direction (lower | higher).
+    metric_name: str = ""
+    direction: str = "lower"
+    scale: str = "log"
+    #: The submission's metric, and the anchors it is normalised between.
+    metric: float | None = None
+    baseline: float | None = None
+    reference: float | None = None
+    #: n: 0 at the baseline, 1 at the reference, unclipped.
+    n: float | None = None
+    #: clip(ref_reward * n, 0, 1), or 0.
+    reward: float = 0.0
+    ref_reward: float = 1.0
+    #: Times better than the baseline.
+    speedup: float | None = None
+    #: A sentence on why the status is what it is (the error, the failing test).
+    reason: str = ""
+    #: Failing verifier tests: "nodeid: first line of the message".
+    failures: list[str] = dataclasses.field(default_factory=list)
+    #: Seed of the hidden inputs used by the final verification.
+    seed: int | None = None
+    #: Budget given: {"time_s": ..., "max_evaluations": ...}; and what was used.
+    budget: dict[str, float] = dataclasses.field(default_factory=dict)
+    agent_time_s: float = 0.0
+    verify_time_s: float = 0.0
+    #: evaluate() calls the agent made.
+    evaluations: int = 0
+    #: Loop statistics from the experiment ledger (improvements, recoveries, anytime score, ...).
+    loop: dict[str, Any] = dataclasses.field(default_factory=dict)
+    #: What the agent reported: turns, tokens, cost, final message.
+    usage: dict[str, Any] = dataclasses.field(default_factory=dict)
+    #: Files scored (relative paths).
+    submission: list[str] = dataclasses.field(default_factory=list)
+    #: Sandbox backend that ran the agent and the verifier.
+    sandbox: str = ""
+    started_at: str = ""
+    finished_at: str = ""
+    #: True when this result was carried over from an earlier, resumed run.
+    resumed: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return _finite(dataclasses.asdict(self))
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> TaskResult:
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+def _finite(value: Any) -> Any:
+    # JSON has no Infinity: write it as a string so that every reader can parse the file.
+    if isinstance(value, float) and value in (float("inf"), float("-inf")):
+        return "inf" if value > 0 else "-inf"
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write through a temporary file and a rename: readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_json(path: Path, data: Any) -> None:
+    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=False) + "\n")
+
+
+def load_result(path: Path) -> TaskResult | None:
+    """A result.json, or None if it is missing or unreadable (then the task reruns)."""
+    try:
+        return TaskResult.from_json(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def write_files(folder: Path, files: Mapping[str, bytes]) -> None:
+    """Write a snapshot ({relative path: bytes}) under ``folder``."""
+    for rel, data in files.items():
+        target = folder / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)

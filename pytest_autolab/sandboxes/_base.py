@@ -1,0 +1,178 @@
+"""The sandbox interface shared by every backend."""
+
+from __future__ import annotations
+
+import dataclasses
+import posixpath
+from collections.abc import Mapping, Sequence
+from types import TracebackType
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from ..tasks import Task
+
+__all__ = [
+    "ExecResult",
+    "Sandbox",
+    "SandboxBackend",
+    "SandboxError",
+    "SandboxUnavailable",
+    "SnapshotError",
+    "SnapshotLimits",
+    "cap_output",
+    "check_snapshot_path",
+]
+
+#: Default cap on what one exec returns of stdout and of stderr (head + tail kept).
+DEFAULT_OUTPUT_LIMIT = 64 * 1024
+
+
+class SandboxError(Exception):
+    """A sandbox could not do what was asked (start, exec, copy)."""
+
+
+class SandboxUnavailable(SandboxError):
+    """The backend cannot be used on this machine (no engine, missing tool)."""
+
+
+class SnapshotError(SandboxError):
+    """A file the agent left cannot be copied out safely (link, escape, size)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ExecResult:
+    """The outcome of one command in a sandbox. ``exit_code`` is always known."""
+
+    #: Exit status; 128+N when killed by signal N, -1 if it never started.
+    exit_code: int
+    #: Standard output, decoded (UTF-8, invalid bytes replaced), capped head+tail.
+    stdout: str
+    #: Standard error, decoded and capped like stdout.
+    stderr: str
+    #: Killed because it ran past its timeout.
+    timed_out: bool = False
+    #: Killed because it went past the sandbox's memory limit.
+    oom_killed: bool = False
+    #: Bytes dropped from the middle of stdout + stderr by the cap.
+    truncated_bytes: int = 0
+    #: Wall time of the command, seconds.
+    duration_s: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0 and not self.timed_out
+
+    @property
+    def output(self) -> str:
+        """stdout and stderr together, for assertion messages."""
+        if self.stdout and self.stderr:
+            return f"{self.stdout.rstrip()}\n{self.stderr}"
+        return self.stdout or self.stderr
+
+    def describe(self) -> str:
+        """One line a person can read: what happened to the command."""
+        if self.timed_out:
+            return f"timed out after {self.duration_s:.1f}s"
+        if self.oom_killed:
+            return "killed: out of memory"
+        return f"exit code {self.exit_code}"
+
+
+def cap_output(data: bytes, limit: int = DEFAULT_OUTPUT_LIMIT) -> tuple[str, int]:
+    """Keep the head and the tail of ``data`` within ``limit`` bytes; say what was cut."""
+    if len(data) <= limit:
+        return data.decode("utf-8", "replace"), 0
+    half = limit // 2
+    cut = len(data) - 2 * half
+    head = data[:half].decode("utf-8", "replace")
+    tail = data[-half:].decode("utf-8", "replace")
+    return f"{head}\n[... {cut} bytes cut by autolab ...]\n{tail}", cut
+
+
+@dataclasses.dataclass(frozen=True)
+class SnapshotLimits:
+    """Caps on what a snapshot may copy out of a sandbox."""
+
+    max_file_bytes: int = 16 * 1024 * 1024
+    max_total_bytes: int = 64 * 1024 * 1024
+
+
+def check_snapshot_path(rel: str) -> str:
+    """Normalise a requested path; refuse absolute paths and ``..`` escapes."""
+    if not rel or rel.startswith("/") or "\\" in rel or "\x00" in rel:
+        raise SnapshotError(f"refused path {rel!r}: only relative paths inside the app dir")
+    norm = posixpath.normpath(rel)
+    if norm == ".." or norm.startswith("../") or norm == ".":
+        raise SnapshotError(f"refused path {rel!r}: it leaves the app dir")
+    return norm
+
+
+@runtime_checkable
+class Sandbox(Protocol):
+    """A running sandbox: one container, or one temporary directory."""
+
+    #: Absolute path of the app dir inside the sandbox (``/app`` in Docker).
+    workdir: str
+
+    def exec(
+        self,
+        command: str | Sequence[str],
+        *,
+        timeout: float | None = None,
+        stdin: bytes | None = None,
+        env: Mapping[str, str] | None = None,
+        output_limit: int = DEFAULT_OUTPUT_LIMIT,
+    ) -> ExecResult:
+        """Run a command (a string goes to ``bash -c``) in the app dir."""
+        ...
+
+    def write_files(self, files: Mapping[str, bytes]) -> None:
+        """Write files given relative to the app dir, creating folders."""
+        ...
+
+    def read_file(self, path: str, *, max_bytes: int = 16 * 1024 * 1024) -> bytes:
+        """Read one regular file relative to the app dir (links refused)."""
+        ...
+
+    def snapshot(self, paths: Sequence[str], limits: SnapshotLimits = ...) -> dict[str, bytes]:
+        """Copy out the given files, hardened: no links, no escapes, size-capped.
+
+        Raises SnapshotError naming the offending file. A file that does not
+        exist is left out of the result.
+        """
+        ...
+
+    def close(self) -> None:
+        """Stop the sandbox and free what it holds; safe to call twice."""
+        ...
+
+    def __enter__(self) -> Sandbox: ...
+
+    def __exit__(
+        self, typ: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None: ...
+
+
+class SandboxBackend(Protocol):
+    """Creates sandboxes for tasks."""
+
+    #: "local" or "docker".
+    name: str
+    #: Whether a hostile agent is contained (False for local).
+    isolates: bool
+
+    def prepare(self, task: Task) -> None:
+        """Build or reuse what the task's sandboxes start from (its image)."""
+        ...
+
+    def start(self, task: Task, *, role: str, labels: Mapping[str, str]) -> Sandbox:
+        """Start a fresh sandbox from the pristine task environment.
+
+        ``role`` is "agent", "evaluate" or "verify"; ``labels`` identify the run
+        (run id, task) so that leftovers can be swept.
+        """
+        ...
+
+    def sweep(self, labels: Mapping[str, str]) -> int:
+        """Remove leftovers carrying these labels; return how many were removed."""
+        ...

@@ -1,0 +1,59 @@
+"""Choosing a backend by name: ``local``, ``docker`` or ``auto``."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+
+from ._base import SandboxBackend, SandboxUnavailable
+
+__all__ = ["BACKENDS", "get_backend"]
+
+#: name -> "module:Class"; each class takes ``run_id`` and has ``probe()`` if it can be absent.
+BACKENDS: dict[str, str] = {
+    "local": "pytest_autolab.sandboxes.local:LocalBackend",
+    "docker": "pytest_autolab.sandboxes.docker:DockerBackend",
+}
+
+
+def _load(name: str) -> Callable[..., SandboxBackend]:
+    module, _, attr = BACKENDS[name].partition(":")
+    return getattr(importlib.import_module(module), attr)  # type: ignore[no-any-return]
+
+
+def get_backend(name: str, *, run_id: str, notes: list[str] | None = None) -> SandboxBackend:
+    """The backend called ``name``; ``auto`` is Docker where an engine answers, else local.
+
+    Under ``auto`` the reason for falling back is appended to ``notes`` (one line),
+    so the caller can show it once.
+    """
+    if name == "auto":
+        try:
+            return get_backend("docker", run_id=run_id)
+        except SandboxUnavailable as exc:
+            if notes is not None:
+                notes.append(f"no Docker engine answered ({exc}); using the local sandbox")
+            return get_backend("local", run_id=run_id)
+    if name not in BACKENDS:
+        known = ", ".join(["auto", *BACKENDS])
+        raise SandboxUnavailable(f"unknown sandbox backend {name!r}: expected one of {known}")
+    try:
+        factory = _load(name)
+    except ImportError as exc:
+        raise SandboxUnavailable(f"the {name} backend cannot be imported: {exc}") from exc
+    return factory(run_id=run_id)
+
+
+def sweep_run(run_id: str) -> int:
+    """Remove what any backend left for ``run_id``; a backend that is absent is skipped."""
+    removed = 0
+    for name in BACKENDS:
+        try:
+            backend = get_backend(name, run_id=run_id)
+        except SandboxUnavailable:
+            continue
+        try:
+            removed += backend.sweep({"autolab.run": run_id})
+        except Exception:  # noqa: BLE001 - a sweep must never fail the session
+            continue
+    return removed

@@ -1,0 +1,334 @@
+"""The local backend: a temporary directory and subprocesses with resource limits.
+
+It is the embedded default where no Docker engine answers. It limits CPU time,
+memory (address space), file size and output, and it scrubs the environment,
+but it does NOT isolate a hostile agent: the program runs as the user running
+pytest and can read anything that user can. The plugin says so once per run.
+
+Layout of one sandbox::
+
+    <tmp>/autolab-<run id>/<task>-<role>-XXXX/
+      app/     the app dir: a copy of environment/ (workdir, cwd of every command)
+      home/    HOME
+      tmp/     TMPDIR
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import resource
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import IO, TYPE_CHECKING
+
+from ._base import (
+    DEFAULT_OUTPUT_LIMIT,
+    ExecResult,
+    SandboxError,
+    SnapshotError,
+    SnapshotLimits,
+    cap_output,
+    check_snapshot_path,
+)
+
+if TYPE_CHECKING:
+    from ..tasks import Task
+
+__all__ = ["LocalBackend", "LocalSandbox"]
+
+_ROOT_PREFIX = "autolab-"
+
+
+def _sandbox_root(run_id: str) -> Path:
+    return Path(tempfile.gettempdir()) / f"{_ROOT_PREFIX}{run_id}"
+
+
+class _CappedReader(threading.Thread):
+    """Drains a pipe, keeping the first and the last ``limit // 2`` bytes."""
+
+    def __init__(self, pipe: IO[bytes], limit: int) -> None:
+        super().__init__(daemon=True)
+        self.pipe = pipe
+        self.half = max(limit // 2, 1)
+        self.head = bytearray()
+        self.tail: collections.deque[bytes] = collections.deque()
+        self.tail_len = 0
+        self.total = 0
+
+    def run(self) -> None:
+        try:
+            while chunk := self.pipe.read1(65536):  # type: ignore[attr-defined]
+                self.total += len(chunk)
+                room = self.half - len(self.head)
+                if room > 0:
+                    self.head += chunk[:room]
+                    chunk = chunk[room:]
+                if chunk:
+                    self.tail.append(chunk)
+                    self.tail_len += len(chunk)
+                    while self.tail_len - len(self.tail[0]) >= self.half:
+                        self.tail_len -= len(self.tail.popleft())
+        except (OSError, ValueError):
+            pass  # the pipe was closed under us after a kill
+
+    def result(self) -> tuple[str, int]:
+        tail = b"".join(self.tail)[-self.half :] if self.tail else b""
+        cut = self.total - len(self.head) - len(tail)
+        if cut <= 0:
+            return (bytes(self.head) + tail).decode("utf-8", "replace"), 0
+        head_text = bytes(self.head).decode("utf-8", "replace")
+        tail_text = tail.decode("utf-8", "replace")
+        return f"{head_text}\n[... {cut} bytes cut by autolab ...]\n{tail_text}", cut
+
+
+class LocalSandbox:
+    """One sandbox: a private folder, commands run as limited subprocesses."""
+
+    def __init__(self, root: Path, task: Task) -> None:
+        self.root = root
+        self.app = root / "app"
+        self.workdir = str(self.app)
+        self.task = task
+        self._closed = False
+        self._lock = threading.Lock()
+        self._procs: set[subprocess.Popen[bytes]] = set()
+
+    # -- commands ---------------------------------------------------------------------------
+
+    def _environment(self, extra: Mapping[str, str] | None) -> dict[str, str]:
+        # Scrubbed: nothing of the harness's environment (keys, tokens) leaks in.
+        path = os.pathsep.join(
+            dict.fromkeys([os.path.dirname(sys.executable), "/usr/local/bin", "/usr/bin", "/bin"])
+        )
+        env = {
+            "PATH": path,
+            "HOME": str(self.root / "home"),
+            "TMPDIR": str(self.root / "tmp"),
+            "LANG": "C.UTF-8",
+            "LC_ALL": "C.UTF-8",
+            "AUTOLAB_APP": self.workdir,
+        }
+        if extra:
+            env.update(extra)
+        return env
+
+    def _limits(self, timeout: float | None) -> None:
+        # Runs in the child between fork and exec.
+        mb = 1024 * 1024
+        memory = self.task.memory_mb * mb
+        resource.setrlimit(resource.RLIMIT_DATA, (memory, memory))
+        fsize = self.task.storage_mb * mb
+        resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        if timeout is not None:
+            cpu = int(timeout * max(self.task.cpus, 1)) + 2
+            resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+
+    def exec(
+        self,
+        command: str | Sequence[str],
+        *,
+        timeout: float | None = None,
+        stdin: bytes | None = None,
+        env: Mapping[str, str] | None = None,
+        output_limit: int = DEFAULT_OUTPUT_LIMIT,
+    ) -> ExecResult:
+        if self._closed:
+            raise SandboxError(f"sandbox {self.root.name} is closed")
+        argv = ["bash", "-c", command] if isinstance(command, str) else list(command)
+        start = time.monotonic()
+        try:
+            proc = subprocess.Popen(
+                argv,
+                cwd=self.app,
+                env=self._environment(env),
+                stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                start_new_session=True,  # its own process group, killed as a whole
+                preexec_fn=lambda: self._limits(timeout),
+            )
+        except OSError as exc:
+            return ExecResult(-1, "", f"could not start {argv[0]!r}: {exc}", duration_s=0.0)
+        with self._lock:
+            self._procs.add(proc)
+        assert proc.stdout is not None and proc.stderr is not None
+        readers = [_CappedReader(proc.stdout, output_limit), _CappedReader(proc.stderr, output_limit)]
+        for reader in readers:
+            reader.start()
+        if stdin is not None:
+            assert proc.stdin is not None
+            try:
+                proc.stdin.write(stdin)
+                proc.stdin.close()
+            except OSError:
+                pass  # the command exited without reading all of it
+        timed_out = False
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+        finally:
+            _kill_group(proc)
+            proc.wait()
+            with self._lock:
+                self._procs.discard(proc)
+        for reader in readers:
+            # A grandchild that left the group may still hold the pipe: do not wait on it.
+            reader.join(timeout=2)
+        proc.stdout.close()
+        proc.stderr.close()
+        (out, out_cut), (err, err_cut) = (r.result() for r in readers)
+        code = proc.returncode
+        if code < 0:
+            code = 128 - code
+        cpu_killed = code == 128 + signal.SIGKILL or code == 128 + signal.SIGXCPU
+        return ExecResult(
+            exit_code=code,
+            stdout=out,
+            stderr=err,
+            timed_out=timed_out or (timeout is not None and cpu_killed and code == 128 + signal.SIGXCPU),
+            truncated_bytes=out_cut + err_cut,
+            duration_s=time.monotonic() - start,
+        )
+
+    # -- files -------------------------------------------------------------------------------
+
+    def _resolve(self, rel: str) -> Path:
+        norm = check_snapshot_path(rel)
+        path = self.app / norm
+        # Every folder on the way must be a real folder inside the app dir, not a link.
+        current = self.app
+        for part in Path(norm).parts[:-1]:
+            current = current / part
+            if current.is_symlink():
+                raise SnapshotError(f"refused {rel!r}: {part!r} is a symbolic link")
+        return path
+
+    def write_files(self, files: Mapping[str, bytes]) -> None:
+        for rel, data in files.items():
+            path = self._resolve(rel)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if path.is_symlink() or (path.exists() and not path.is_file()):
+                if path.is_dir() and not path.is_symlink():
+                    shutil.rmtree(path)
+                else:
+                    path.unlink()
+            path.write_bytes(data)
+
+    def read_file(self, path: str, *, max_bytes: int = 16 * 1024 * 1024) -> bytes:
+        return self._read_checked(path, max_bytes)
+
+    def _read_checked(self, rel: str, max_bytes: int) -> bytes:
+        path = self._resolve(rel)
+        try:
+            info = os.lstat(path)
+        except FileNotFoundError:
+            raise FileNotFoundError(f"{rel} does not exist in the sandbox") from None
+        if stat.S_ISLNK(info.st_mode):
+            raise SnapshotError(f"refused {rel!r}: it is a symbolic link")
+        if not stat.S_ISREG(info.st_mode):
+            raise SnapshotError(f"refused {rel!r}: not a regular file")
+        if info.st_nlink > 1:
+            raise SnapshotError(f"refused {rel!r}: it is a hard link ({info.st_nlink} names)")
+        if info.st_size > max_bytes:
+            raise SnapshotError(
+                f"refused {rel!r}: {info.st_size} bytes is over the {max_bytes}-byte limit"
+            )
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        with os.fdopen(fd, "rb") as handle:
+            data = handle.read(max_bytes + 1)
+        if len(data) > max_bytes:
+            raise SnapshotError(f"refused {rel!r}: over the {max_bytes}-byte limit")
+        return data
+
+    def snapshot(
+        self, paths: Sequence[str], limits: SnapshotLimits = SnapshotLimits()
+    ) -> dict[str, bytes]:
+        files: dict[str, bytes] = {}
+        total = 0
+        for rel in paths:
+            try:
+                data = self._read_checked(rel, limits.max_file_bytes)
+            except FileNotFoundError:
+                continue
+            total += len(data)
+            if total > limits.max_total_bytes:
+                raise SnapshotError(
+                    f"refused snapshot: over the {limits.max_total_bytes}-byte total limit"
+                )
+            files[check_snapshot_path(rel)] = data
+        return files
+
+    # -- lifetime ----------------------------------------------------------------------------
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        with self._lock:
+            procs = list(self._procs)
+        for proc in procs:
+            _kill_group(proc)
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def __enter__(self) -> LocalSandbox:
+        return self
+
+    def __exit__(
+        self, typ: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+class LocalBackend:
+    """Sandboxes as temporary folders on this machine. Not isolation: see the module doc."""
+
+    name = "local"
+    isolates = False
+
+    def __init__(self, run_id: str = "adhoc") -> None:
+        self.run_id = run_id
+
+    def prepare(self, task: Task) -> None:
+        if not task.environment_dir.is_dir():
+            raise SandboxError(f"{task.environment_dir} is not a folder")
+
+    def start(self, task: Task, *, role: str, labels: Mapping[str, str] | None = None) -> LocalSandbox:
+        base = _sandbox_root(self.run_id)
+        base.mkdir(parents=True, exist_ok=True)
+        root = Path(tempfile.mkdtemp(prefix=f"{task.name}-{role}-", dir=base))
+        for sub in ("home", "tmp"):
+            (root / sub).mkdir()
+        shutil.copytree(
+            task.environment_dir,
+            root / "app",
+            ignore=lambda folder, names: [n for n in names if n in ("Dockerfile", ".dockerignore")],
+        )
+        return LocalSandbox(root, task)
+
+    def sweep(self, labels: Mapping[str, str] | None = None) -> int:
+        run_id = (labels or {}).get("autolab.run", self.run_id)
+        base = _sandbox_root(run_id)
+        if not base.exists():
+            return 0
+        count = sum(1 for _ in base.iterdir())
+        shutil.rmtree(base, ignore_errors=True)
+        return count

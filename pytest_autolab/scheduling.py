@@ -1,0 +1,42 @@
+"""xdist scheduling that keeps a task's tests together on one worker.
+
+The agent loop runs in the fixtures of a task's first test, so a task split
+across workers would run its loop once per worker. ``TaskScheduling`` is
+xdist's scope scheduling with the task folder as the scope; tests outside any
+task are scheduled one by one, as under ``--dist load``. The plugin installs it
+itself (``pytest_xdist_make_scheduler``): users need no ``--dist`` flag.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from xdist.scheduler import LoadScopeScheduling
+
+from .tasks import find_task_dir
+
+__all__ = ["TaskScheduling"]
+
+
+class TaskScheduling(LoadScopeScheduling):
+    """Scope = the task folder for task tests, the test itself otherwise::
+
+        tasks/discover_sorting/task.toml::schema                 -> tasks/discover_sorting
+        tasks/discover_sorting/test_discover_sorting.py::test_x  -> tasks/discover_sorting
+        tests/test_scoring.py::test_zero_at_baseline             -> (its own nodeid)
+    """
+
+    def __init__(self, config: pytest.Config, log: object | None = None) -> None:
+        super().__init__(config, log)  # type: ignore[arg-type]
+        self._root = config.rootpath
+        self._scopes: dict[str, str] = {}
+
+    def _split_scope(self, nodeid: str) -> str:
+        file_part = nodeid.split("::", 1)[0]
+        if file_part not in self._scopes:
+            task_dir = find_task_dir((self._root / file_part).parent)
+            self._scopes[file_part] = (
+                str(task_dir.relative_to(self._root)) if task_dir and task_dir.is_relative_to(self._root) else ""
+            )
+        return self._scopes[file_part] or nodeid
