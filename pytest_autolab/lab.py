@@ -33,8 +33,10 @@ from .tools import Budget, BudgetExhausted, LabTools
 
 __all__ = ["AgentRun", "Lab", "RunSettings", "Submission", "Verdict", "hidden_seed"]
 
-#: Seconds an agent may run past its budget before it is abandoned as hung.
-HANG_GRACE_S = 30.0
+
+def hang_grace_s(budget_s: float) -> float:
+    """Seconds an agent may run past its budget before it is abandoned as hung."""
+    return min(30.0, 5.0 + 0.1 * budget_s)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -251,7 +253,8 @@ class Lab:
         thread = threading.Thread(target=loop, name=f"autolab-agent-{task.name}", daemon=True)
         start = time.monotonic()
         thread.start()
-        thread.join(tools.budget.time_s + HANG_GRACE_S)
+        grace = hang_grace_s(tools.budget.time_s)
+        thread.join(tools.budget.time_s + grace)
         elapsed = time.monotonic() - start
         common = {
             "agent_time_s": elapsed,
@@ -269,7 +272,7 @@ class Lab:
                     "agent_timeout",
                     {},
                     reason=f"the agent did not stop within its budget ({budget.time_s:.0f} s) "
-                    f"plus {HANG_GRACE_S:.0f} s of grace; it was abandoned",
+                    f"plus {grace:.0f} s of grace; it was abandoned",
                     **common,
                 )
             if "error" in box:

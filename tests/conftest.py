@@ -1,0 +1,103 @@
+"""Shared fixtures for the plugin's own tests: small task folders built on the fly."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+REPO = Path(__file__).resolve().parent.parent
+
+#: A verifier for the toy task: value.txt must hold an integer; the metric is that integer.
+TOY_VERIFIER = '''
+def test_value_is_an_integer(submission):
+    out = submission.exec("cat value.txt")
+    assert out.ok, out.output
+    int(out.stdout)
+
+
+def test_value(submission, record_metric):
+    record_metric(int(submission.read_file("value.txt")))
+'''
+
+
+def toy_toml(**overrides: Any) -> str:
+    """A valid task.toml for the toy task; ``overrides`` replace "table.key" values."""
+    values: dict[str, Any] = {
+        "agent.timeout_sec": 60,
+        "verifier.timeout_sec": 60,
+        "environment.cpus": 1,
+        "environment.memory_mb": 512,
+        "optimization.metric": "value",
+        "optimization.direction": "lower",
+        "optimization.baseline.score": 100,
+        "optimization.reference.score": 10,
+        "autolab.axis": "smaller",
+        "autolab.scale": "log",
+        "autolab.editable": ["value.txt"],
+        "autolab.max_evaluations": 5,
+    }
+    values.update(overrides)
+    tables: dict[str, dict[str, Any]] = {}
+    for dotted, value in values.items():
+        if value is None:
+            continue
+        table, _, key = dotted.rpartition(".")
+        tables.setdefault(table, {})[key] = value
+    lines = ['version = "1.0"', "[metadata]", 'author_name = "tests"']
+    for table, keys in tables.items():
+        lines.append(f"[{table}]")
+        lines += [f"{k} = {json.dumps(v)}" for k, v in keys.items()]
+    return "\n".join(lines) + "\n"
+
+
+MakeTask = Callable[..., Path]
+
+
+@pytest.fixture
+def make_task(pytester: pytest.Pytester) -> MakeTask:
+    """Create tasks/<name>/ in the pytester folder: the toy task unless told otherwise."""
+
+    def make(
+        name: str = "toy",
+        *,
+        toml: str | None = None,
+        environment: Mapping[str, str] | None = None,
+        solution: Mapping[str, str] | None = None,
+        verifier: str = TOY_VERIFIER,
+        **toml_overrides: Any,
+    ) -> Path:
+        root = pytester.path / "tasks" / name
+        files = {
+            "task.toml": toml if toml is not None else toy_toml(**toml_overrides),
+            "instruction.md": "Make the number in value.txt as small as you can.\n",
+            f"test_{name}.py": textwrap.dedent(verifier),
+        }
+        for rel, text in (environment or {"value.txt": "100\n"}).items():
+            files[f"environment/{rel}"] = text
+        for rel, text in (solution or {"value.txt": "10\n"}).items():
+            files[f"solution/{rel}"] = text
+        for rel, text in files.items():
+            path = root / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+        return root
+
+    return make
+
+
+def read_summary(run_root: Path) -> dict[str, Any]:
+    """summary.json of the only run under ``run_root/.autolab/runs``."""
+    runs = sorted((run_root / ".autolab" / "runs").iterdir())
+    assert len(runs) == 1, runs
+    return json.loads((runs[0] / "summary.json").read_text())  # type: ignore[no-any-return]
+
+
+def results_by_task(run_root: Path) -> dict[str, dict[str, Any]]:
+    return {row["task"]: row for row in read_summary(run_root)["results"]}

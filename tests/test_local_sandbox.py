@@ -1,0 +1,130 @@
+"""The local backend: limits, output caps, scrubbed environment, hardened copy-out."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from pytest_autolab.sandboxes import SnapshotError, SnapshotLimits, get_backend
+from pytest_autolab.sandboxes.local import LocalBackend, LocalSandbox
+from pytest_autolab.tasks import load_task
+
+from .conftest import MakeTask
+
+
+@pytest.fixture
+def sandbox(make_task: MakeTask) -> Iterator[LocalSandbox]:
+    task = load_task(make_task(**{"environment.memory_mb": 256}))
+    backend = LocalBackend(run_id="test-local")
+    with backend.start(task, role="agent", labels={}) as box:
+        yield box
+    backend.sweep()
+
+
+def test_commands_run_in_a_copy_of_the_environment(sandbox: LocalSandbox) -> None:
+    result = sandbox.exec("pwd; cat value.txt")
+    assert result.ok
+    assert result.stdout.splitlines() == [sandbox.workdir, "100"]
+
+
+def test_exit_codes_and_signals_are_reported(sandbox: LocalSandbox) -> None:
+    assert sandbox.exec("exit 3").exit_code == 3
+    assert sandbox.exec("kill -SEGV $$").exit_code == 128 + 11
+
+
+def test_a_timeout_stops_the_whole_process_group(sandbox: LocalSandbox) -> None:
+    result = sandbox.exec("trap '' TERM; (sleep 30; echo late > late.txt) & sleep 30", timeout=1)
+    assert result.timed_out
+    assert not result.ok
+    assert result.duration_s < 10
+    assert "killed" not in result.describe() or result.timed_out
+    assert result.describe().startswith("timed out")
+    assert not (sandbox.app / "late.txt").exists()
+
+
+def test_huge_output_is_capped_head_and_tail(sandbox: LocalSandbox) -> None:
+    result = sandbox.exec("echo START; head -c 50000000 /dev/zero | tr '\\0' x; echo; echo END", output_limit=4096)
+    assert result.ok
+    assert result.stdout.startswith("START")
+    assert result.stdout.rstrip().endswith("END")
+    assert "bytes cut by autolab" in result.stdout
+    assert result.truncated_bytes > 49_000_000
+    assert len(result.stdout) < 5000
+
+
+def test_the_environment_is_scrubbed(sandbox: LocalSandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-secret")
+    out = sandbox.exec("env").stdout
+    assert "sk-secret" not in out
+    assert "HOME=" in out and "PATH=" in out
+
+
+def test_memory_past_the_limit_fails_the_command(sandbox: LocalSandbox) -> None:
+    result = sandbox.exec("python3 -c 'x = bytearray(600 * 1024 * 1024); print(len(x))'", timeout=30)
+    assert not result.ok
+    assert "MemoryError" in result.stderr
+
+
+def test_file_size_limit_stops_a_runaway_writer(make_task: MakeTask) -> None:
+    task = load_task(make_task(**{"environment.storage_mb": 1}))
+    with LocalBackend(run_id="test-fsize").start(task, role="agent", labels={}) as box:
+        result = box.exec("head -c 5000000 /dev/zero > big.bin", timeout=30)
+        assert not result.ok
+        assert os.path.getsize(box.app / "big.bin") <= 1024 * 1024
+
+
+def test_stdin_is_passed(sandbox: LocalSandbox) -> None:
+    assert sandbox.exec("tr a-z A-Z", stdin=b"hello").stdout == "HELLO"
+
+
+def test_write_read_and_snapshot_round_trip(sandbox: LocalSandbox) -> None:
+    sandbox.write_files({"value.txt": b"7\n", "sub/dir/new.txt": b"x"})
+    assert sandbox.read_file("value.txt") == b"7\n"
+    assert sandbox.snapshot(["value.txt", "sub/dir/new.txt", "missing.txt"]) == {
+        "value.txt": b"7\n",
+        "sub/dir/new.txt": b"x",
+    }
+
+
+@pytest.mark.parametrize(
+    ("setup", "path", "message"),
+    [
+        ("ln -sf /etc/passwd value.txt", "value.txt", "symbolic link"),
+        ("mkdir -p d && ln -s /etc d/link && true", "d/link/passwd", "symbolic link"),
+        ("ln -s /etc etc && true", "etc/passwd", "symbolic link"),
+        ("rm value.txt && ln /etc/hostname value.txt 2>/dev/null || (echo 1 > a && ln a value.txt)", "value.txt", "hard link"),
+        ("rm value.txt && mkfifo value.txt", "value.txt", "not a regular file"),
+        ("true", "../outside.txt", "leaves the app dir"),
+        ("true", "/etc/passwd", "only relative paths"),
+        ("head -c 3000 /dev/zero > value.txt", "value.txt", "over the 1000-byte limit"),
+    ],
+)
+def test_hostile_snapshots_are_refused(sandbox: LocalSandbox, setup: str, path: str, message: str) -> None:
+    assert sandbox.exec(setup).ok
+    with pytest.raises(SnapshotError, match=message):
+        sandbox.snapshot([path], SnapshotLimits(max_file_bytes=1000))
+
+
+def test_snapshot_total_size_is_capped(sandbox: LocalSandbox) -> None:
+    sandbox.write_files({"a": b"x" * 600, "b": b"y" * 600})
+    with pytest.raises(SnapshotError, match="total limit"):
+        sandbox.snapshot(["a", "b"], SnapshotLimits(max_file_bytes=1000, max_total_bytes=1000))
+
+
+def test_close_removes_the_sandbox_and_is_idempotent(make_task: MakeTask) -> None:
+    task = load_task(make_task())
+    box = LocalBackend(run_id="test-close").start(task, role="agent", labels={})
+    root = box.root
+    assert root.exists()
+    box.close()
+    box.close()
+    assert not root.exists()
+
+
+def test_unknown_backend_names_the_choices() -> None:
+    from pytest_autolab.sandboxes import SandboxUnavailable
+
+    with pytest.raises(SandboxUnavailable, match="expected one of auto, local, docker"):
+        get_backend("podman", run_id="x")

@@ -1,0 +1,308 @@
+"""Acceptance tests: real inner pytest sessions over small task folders (pytester)."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from .conftest import MakeTask, read_summary, results_by_task
+
+#: Agents for the inner sessions, written next to the tasks (the inner session imports them).
+AGENTS = '''
+import os, time
+from pathlib import Path
+from pytest_autolab import AgentOutcome
+from pytest_autolab.agents.builtin import OracleAgent
+
+
+def _count(ctx):
+    with open(Path(os.environ.get("AUTOLAB_TEST_COUNTER", "loops.txt")), "a") as f:
+        f.write(ctx.task.name + "\\n")
+
+
+class Counting(OracleAgent):
+    """The oracle, counting its loops in loops.txt."""
+    name = "counting"
+    def run(self, ctx):
+        _count(ctx)
+        return super().run(ctx)
+
+
+class CrashOnA(OracleAgent):
+    name = "crash-on-a"
+    def run(self, ctx):
+        if ctx.task.name == "a":
+            raise RuntimeError("boom in the agent")
+        return super().run(ctx)
+
+
+class HangOnA(OracleAgent):
+    name = "hang-on-a"
+    def run(self, ctx):
+        if ctx.task.name == "a":
+            time.sleep(600)  # ignores its budget entirely
+        return super().run(ctx)
+
+
+class Garbage:
+    name = "garbage"
+    def run(self, ctx):
+        ctx.tools.write_file("value.txt", "not a number\\n")
+
+
+class Sleeper:
+    """Uses tools past its deadline: stopped by BudgetExhausted, scored on what is there."""
+    name = "sleeper"
+    def run(self, ctx):
+        ctx.tools.write_file("value.txt", "50\\n")
+        while True:
+            ctx.tools.bash("sleep 0.2")
+'''
+
+
+@pytest.fixture
+def agents(pytester: pytest.Pytester) -> str:
+    pytester.makepyfile(test_agents_module=AGENTS)
+    (pytester.path / "test_agents_module.py").rename(pytester.path / "scripted_agents.py")
+    pytester.syspathinsert()
+    return "scripted_agents"
+
+
+def test_oracle_scores_at_the_reference_and_nop_zero(pytester: pytest.Pytester, make_task: MakeTask) -> None:
+    make_task("logtask")
+    make_task("lintask", **{"autolab.scale": "linear"})
+    result = pytester.runpytest("tasks", "--autolab-agent=oracle", "--autolab-sandbox=local")
+    result.assert_outcomes(passed=6)
+    result.stdout.fnmatch_lines([
+        "*= autolab results =*",
+        "task*axis*status*metric (agent / baseline / reference)*speedup*n*reward*evals*time",
+        "lintask*smaller*scored*10 / 100 / 10 value*10x*1*1.000*",
+        "logtask*smaller*scored*10 / 100 / 10 value*10x*1*0.500*",
+        "mean reward: 0.750 over 2 task(s)",
+        "by axis: smaller 0.750",
+        "note: the local sandbox does not isolate a hostile agent*",
+    ])
+    rows = results_by_task(pytester.path)
+    assert rows["lintask"]["reward"] == 1.0 and rows["lintask"]["n"] == 1.0
+    assert rows["logtask"]["reward"] == 0.5
+
+    for run in (pytester.path / ".autolab").iterdir():
+        import shutil
+
+        shutil.rmtree(run)
+    result = pytester.runpytest("tasks", "--autolab-agent=nop", "--autolab-sandbox=local")
+    result.assert_outcomes(passed=6)
+    rows = results_by_task(pytester.path)
+    assert {r["task"]: (r["status"], r["n"], r["reward"]) for r in rows.values()} == {
+        "lintask": ("scored", 0.0, 0.0),
+        "logtask": ("scored", 0.0, 0.0),
+    }
+
+
+def test_without_an_agent_the_verifier_checks_the_baseline(pytester: pytest.Pytester, make_task: MakeTask) -> None:
+    make_task()
+    result = pytester.runpytest("tasks", "--autolab-sandbox=local")
+    assert result.ret == 0
+    assert results_by_task(pytester.path)["toy"]["agent"] == "nop"
+    assert results_by_task(pytester.path)["toy"]["reward"] == 0.0
+
+
+def test_an_incorrect_submission_scores_zero_and_is_not_measured(
+    pytester: pytest.Pytester, make_task: MakeTask, agents: str
+) -> None:
+    make_task()
+    result = pytester.runpytest("tasks", f"--autolab-agent={agents}:Garbage", "--autolab-sandbox=local", "-rs")
+    result.assert_outcomes(passed=1, failed=1, skipped=1)
+    result.stdout.fnmatch_lines(["*not measured: the submission already failed a correctness test*"])
+    row = results_by_task(pytester.path)["toy"]
+    assert (row["status"], row["reward"], row["metric"]) == ("incorrect", 0.0, None)
+    assert "test_value_is_an_integer" in row["reason"]
+
+
+def test_a_crashing_agent_gives_agent_error_and_other_tasks_carry_on(
+    pytester: pytest.Pytester, make_task: MakeTask, agents: str
+) -> None:
+    make_task("a")
+    make_task("b")
+    result = pytester.runpytest("tasks", f"--autolab-agent={agents}:CrashOnA", "--autolab-sandbox=local", "-rs")
+    result.assert_outcomes(passed=4, skipped=2)
+    result.stdout.fnmatch_lines([
+        "a*agent_error*0.000*",
+        "b*scored*0.500*",
+        "*not verified: agent_error: the agent crashed: RuntimeError: boom in the agent*",
+    ])
+    rows = results_by_task(pytester.path)
+    assert rows["a"]["status"] == "agent_error" and rows["a"]["reward"] == 0.0
+    assert rows["b"]["reward"] == 0.5
+    run_dir = next((pytester.path / ".autolab" / "runs").iterdir())
+    assert "RuntimeError: boom in the agent" in (run_dir / "a" / "agent" / "error.txt").read_text()
+
+
+def test_a_hanging_agent_is_abandoned_with_agent_timeout(
+    pytester: pytest.Pytester, make_task: MakeTask, agents: str
+) -> None:
+    make_task("a", **{"agent.timeout_sec": 1})
+    make_task("b")
+    result = pytester.runpytest("tasks", f"--autolab-agent={agents}:HangOnA", "--autolab-sandbox=local")
+    result.assert_outcomes(passed=4, skipped=2)
+    rows = results_by_task(pytester.path)
+    assert rows["a"]["status"] == "agent_timeout" and rows["a"]["reward"] == 0.0
+    assert "did not stop within its budget" in rows["a"]["reason"]
+    assert rows["b"]["status"] == "scored"
+    assert rows["a"]["agent_time_s"] < 15
+
+
+def test_an_agent_past_its_deadline_is_stopped_and_scored_on_what_is_there(
+    pytester: pytest.Pytester, make_task: MakeTask, agents: str
+) -> None:
+    make_task(**{"agent.timeout_sec": 2})
+    result = pytester.runpytest("tasks", f"--autolab-agent={agents}:Sleeper", "--autolab-sandbox=local")
+    result.assert_outcomes(passed=3)
+    row = results_by_task(pytester.path)["toy"]
+    assert (row["status"], row["metric"]) == ("scored", 50.0)
+    assert 2 <= row["agent_time_s"] < 6
+    result_json = json.loads(next((pytester.path / ".autolab" / "runs").glob("*/toy/result.json")).read_text())
+    assert result_json["usage"]["stop_reason"] == "budget"
+
+
+def test_a_broken_task_toml_is_reported_and_other_tasks_carry_on(
+    pytester: pytest.Pytester, make_task: MakeTask
+) -> None:
+    make_task("broken", **{"autolab.axis": "sideways"})
+    make_task("good")
+    result = pytester.runpytest("tasks", "--autolab-agent=oracle", "--autolab-sandbox=local")
+    result.assert_outcomes(passed=3, failed=1)
+    result.stdout.fnmatch_lines([
+        "*invalid task: */tasks/broken/task.toml: [[]autolab.axis[]]: expected one of faster | smarter | smaller, got 'sideways'",
+        "broken*invalid_task*0.000*",
+        "good*scored*0.500*",
+    ])
+    rows = results_by_task(pytester.path)
+    assert rows["broken"]["status"] == "invalid_task"
+
+
+def test_environment_and_solution_are_never_collected(pytester: pytest.Pytester, make_task: MakeTask) -> None:
+    make_task(
+        environment={"value.txt": "100\n", "test_inside.py": "def test_x():\n    assert False\n"},
+        solution={"value.txt": "10\n", "test_answer.py": "def test_y():\n    assert False\n"},
+    )
+    result = pytester.runpytest("tasks", "--collect-only", "-q")
+    assert "test_inside" not in result.stdout.str()
+    assert "test_answer" not in result.stdout.str()
+    result.stdout.fnmatch_lines(["tasks/toy/task.toml::schema", "tasks/toy/test_toy.py::test_value"])
+
+
+def test_a_resumed_run_keeps_finished_tasks_and_reruns_the_rest(
+    pytester: pytest.Pytester, make_task: MakeTask, agents: str
+) -> None:
+    make_task("a")
+    make_task("b")
+    run_dir = pytester.path / "myrun"
+    args = ["tasks", f"--autolab-agent={agents}:Counting", "--autolab-sandbox=local", f"--autolab-run-dir={run_dir}"]
+    pytester.runpytest(*args).assert_outcomes(passed=6)
+    assert (pytester.path / "loops.txt").read_text().split() == ["a", "b"]
+
+    (run_dir / "b" / "result.json").unlink()  # as if the run had died before b finished
+    result = pytester.runpytest(*args, "--autolab-resume")
+    result.assert_outcomes(passed=4, skipped=2)
+    assert (pytester.path / "loops.txt").read_text().split() == ["a", "b", "b"]
+    result.stdout.fnmatch_lines(["a*scored (resumed)*0.500*", "b*scored*0.500*"])
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert {r["task"]: r["resumed"] for r in summary["results"]} == {"a": True, "b": False}
+
+
+def test_resume_without_an_earlier_run_is_a_clear_usage_error(pytester: pytest.Pytester, make_task: MakeTask) -> None:
+    make_task()
+    result = pytester.runpytest("tasks", "--autolab-resume")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--autolab-resume: no earlier run under*name one with --autolab-run-dir*"])
+
+
+def test_summary_json_holds_every_field_of_the_table(pytester: pytest.Pytester, make_task: MakeTask) -> None:
+    make_task()
+    out = pytester.path / "out" / "summary.json"
+    pytester.runpytest("tasks", "--autolab-agent=oracle", "--autolab-sandbox=local", f"--autolab-results={out}")
+    summary = json.loads(out.read_text())
+    assert summary == {**read_summary(pytester.path)}
+    assert summary["mean_reward"] == 0.5
+    assert summary["mean_reward_by_axis"] == {"smaller": 0.5}
+    row = summary["results"][0]
+    table_fields = {"task", "axis", "status", "metric", "baseline", "reference", "speedup", "n",
+                    "reward", "evaluations", "agent_time_s", "verify_time_s"}  # fmt: skip
+    assert table_fields <= row.keys()
+    assert (row["metric"], row["baseline"], row["reference"], row["speedup"]) == (10.0, 100.0, 10.0, 10.0)
+    run_dir = next((pytester.path / ".autolab" / "runs").iterdir())
+    run_json = json.loads((run_dir / "run.json").read_text())
+    assert run_json["settings"]["agent"] == "oracle"
+    assert "pytest" in run_json["versions"]
+    result_json = json.loads((run_dir / "toy" / "result.json").read_text())
+    assert result_json["status"] == "scored" and result_json["seed"] == row.get("seed", result_json["seed"])
+    assert (run_dir / "toy" / "submission" / "value.txt").read_text() == "10\n"
+
+
+def test_rewards_travel_on_reports_into_junit_xml(pytester: pytest.Pytester, make_task: MakeTask) -> None:
+    make_task()
+    xml = pytester.path / "junit.xml"
+    pytester.runpytest("tasks", "--autolab-agent=oracle", "--autolab-sandbox=local", f"--junitxml={xml}")
+    text = xml.read_text()
+    assert '<property name="autolab.reward" value="0.5"' in text
+    assert '<property name="autolab.status" value="scored"' in text
+
+
+def test_budget_scale_shrinks_the_budget(pytester: pytest.Pytester, make_task: MakeTask) -> None:
+    make_task(**{"agent.timeout_sec": 1000, "autolab.max_evaluations": 40})
+    pytester.runpytest("tasks", "--autolab-sandbox=local", "--autolab-budget-scale=0.1")
+    result_json = json.loads(next((pytester.path / ".autolab" / "runs").glob("*/toy/result.json")).read_text())
+    assert result_json["budget"] == {"time_s": 100.0, "max_evaluations": 4}
+
+
+def test_hidden_seed_is_stable_for_a_run_seed_and_differs_from_the_public_one(
+    pytester: pytest.Pytester, make_task: MakeTask
+) -> None:
+    make_task(verifier=textwrap.dedent('''
+        def test_seed(submission, record_metric):
+            assert submission.hidden
+            assert submission.seed != 0
+            (submission.task.path.parent.parent / "seed.txt").write_text(str(submission.seed))
+            record_metric(int(submission.read_file("value.txt")))
+    '''))
+    seeds = []
+    for _ in range(2):
+        pytester.runpytest("tasks", "--autolab-sandbox=local", "--autolab-seed=7").assert_outcomes(passed=2)
+        seeds.append((pytester.path / "seed.txt").read_text())
+    assert seeds[0] == seeds[1]
+
+
+@pytest.mark.slow
+def test_under_xdist_each_task_loop_runs_exactly_once(
+    pytester: pytest.Pytester, make_task: MakeTask, agents: str
+) -> None:
+    extra_tests = "\n".join(
+        f"def test_extra_{i}(submission):\n    assert submission.exec('true').ok\n" for i in range(4)
+    )
+    for name in ("a", "b", "c"):
+        make_task(name, verifier=textwrap.dedent(
+            '''
+            def test_value_is_an_integer(submission):
+                int(submission.read_file("value.txt"))
+            '''
+        ) + extra_tests + textwrap.dedent(
+            '''
+            def test_value(submission, record_metric):
+                record_metric(int(submission.read_file("value.txt")))
+            '''
+        ))
+    counter = pytester.path / "loops.txt"
+    result = pytester.runpytest_subprocess(
+        "tasks", "-n", "2", f"--autolab-agent={agents}:Counting", "--autolab-sandbox=local",
+        "-p", "no:cacheprovider",
+    )  # fmt: skip
+    result.assert_outcomes(passed=3 * 7)
+    loops = counter.read_text().split()
+    assert sorted(loops) == ["a", "b", "c"], loops
+    result.stdout.fnmatch_lines(["a*scored*0.500*", "b*scored*0.500*", "c*scored*0.500*", "mean reward: 0.500*"])
+    summary = read_summary(pytester.path)
+    assert [r["reward"] for r in summary["results"]] == [0.5, 0.5, 0.5]
