@@ -81,7 +81,7 @@ def hidden_seed(run_seed: int, task: Task) -> int:
 
 
 def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
 @dataclasses.dataclass
@@ -161,9 +161,7 @@ class Lab:
     @property
     def backend(self) -> SandboxBackend:
         if self._backend is None:
-            self._backend = get_backend(
-                self.settings.sandbox, run_id=self.settings.run_id, notes=self.notes
-            )
+            self._backend = get_backend(self.settings.sandbox, run_id=self.settings.run_id, notes=self.notes)
         return self._backend
 
     @property
@@ -256,45 +254,48 @@ class Lab:
         grace = hang_grace_s(tools.budget.time_s)
         thread.join(tools.budget.time_s + grace)
         elapsed = time.monotonic() - start
-        common = {
-            "agent_time_s": elapsed,
-            "budget": budget_info,
-            "evaluations": tools.budget.evaluations_used,
-            "ledger": ledger,
-            "started_at": started_at,
-        }
+
+        def done(
+            status: str, files: dict[str, bytes], reason: str = "", outcome: AgentOutcome | None = None
+        ) -> AgentRun:
+            return AgentRun(
+                status,
+                files,
+                reason=reason,
+                agent_time_s=elapsed,
+                budget=budget_info,
+                evaluations=tools.budget.evaluations_used,
+                outcome=outcome,
+                ledger=ledger,
+                started_at=started_at,
+            )
+
         try:
             if thread.is_alive():
                 cancel = getattr(agent, "cancel", None)
                 if callable(cancel):
                     cancel()
-                return AgentRun(
+                return done(
                     "agent_timeout",
                     {},
-                    reason=f"the agent did not stop within its budget ({budget.time_s:.0f} s) "
+                    f"the agent did not stop within its budget ({budget.time_s:.0f} s) "
                     f"plus {grace:.0f} s of grace; it was abandoned",
-                    **common,
                 )
             if "error" in box:
                 atomic_write_text(log_dir / "error.txt", box["traceback"])
-                exc = box["error"]
-                return AgentRun(
-                    "agent_error",
-                    {},
-                    reason=f"the agent crashed: {type(exc).__name__}: {exc}",
-                    **common,
-                )
+                error = box["error"]
+                return done("agent_error", {}, f"the agent crashed: {type(error).__name__}: {error}")
             outcome = box.get("outcome") or AgentOutcome()
             try:
                 files = sandbox.snapshot(task.editable)
             except SnapshotError as exc:
-                return AgentRun("rejected", {}, reason=str(exc), outcome=outcome, **common)
+                return done("rejected", {}, str(exc), outcome)
             if self.settings.submit == "best" and tools.best is not None:
                 best = [e for e in ledger.entries if e["n"] == tools.best.n and e["correct"]]
                 if best:
                     files = ledger.snapshot_files(best[-1]["snapshot"])
             write_files(folder / "submission", files)
-            return AgentRun("ok", files, outcome=outcome, **common)
+            return done("ok", files, outcome=outcome)
         finally:
             sandbox.close()
 

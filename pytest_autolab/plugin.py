@@ -13,6 +13,7 @@ collects those reports, prints the table and writes summary.json.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import math
@@ -22,7 +23,7 @@ import random
 import secrets
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -49,40 +50,62 @@ TIMEOUT_SLACK_S = 960.0
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("autolab", "pytest-autolab: benchmark agents on optimisation tasks")
     group.addoption(
-        "--autolab-agent", metavar="NAME", default=None,
+        "--autolab-agent",
+        metavar="NAME",
+        default=None,
         help="agent to benchmark: nop (default), oracle, llm, claude, codex, an entry point "
         "of the pytest_autolab.agents group, or module:Class",
     )
     group.addoption(
-        "--autolab-agent-option", metavar="KEY=VALUE", action="append", default=[],
+        "--autolab-agent-option",
+        metavar="KEY=VALUE",
+        action="append",
+        default=[],
         help="option passed to the agent's constructor (repeatable), e.g. model=gpt-4.1",
     )
     group.addoption(
-        "--autolab-sandbox", metavar="BACKEND", default="auto", choices=("auto", "docker", "local"),
+        "--autolab-sandbox",
+        metavar="BACKEND",
+        default="auto",
+        choices=("auto", "docker", "local"),
         help="auto (Docker where an engine answers, else local), docker or local",
     )
     group.addoption(
-        "--autolab-run-dir", metavar="DIR", default=None,
+        "--autolab-run-dir",
+        metavar="DIR",
+        default=None,
         help="run directory (default .autolab/runs/<run id> under the rootdir)",
     )
     group.addoption(
-        "--autolab-results", metavar="PATH", default=None,
+        "--autolab-results",
+        metavar="PATH",
+        default=None,
         help="also write the summary JSON here",
     )
     group.addoption(
-        "--autolab-resume", action="store_true", default=False,
+        "--autolab-resume",
+        action="store_true",
+        default=False,
         help="keep the finished tasks of --autolab-run-dir (default: the latest run) and run the rest",
     )
     group.addoption(
-        "--autolab-budget-scale", metavar="X", type=float, default=1.0,
+        "--autolab-budget-scale",
+        metavar="X",
+        type=float,
+        default=1.0,
         help="multiply every task's time budget and evaluations by X (quick runs: 0.1)",
     )
     group.addoption(
-        "--autolab-seed", metavar="N", type=int, default=None,
+        "--autolab-seed",
+        metavar="N",
+        type=int,
+        default=None,
         help="seed the hidden inputs derive from (default: random, recorded in run.json)",
     )
     group.addoption(
-        "--autolab-submit", default="final", choices=("final", "best"),
+        "--autolab-submit",
+        default="final",
+        choices=("final", "best"),
         help="score the agent's final files (default, as AutoLab) or its best evaluated snapshot",
     )
     # Internal: the evaluate() tool runs a task's verifier in a child pytest with these.
@@ -137,7 +160,9 @@ def _settings_from_options(config: pytest.Config) -> RunSettings:
     elif resume:
         earlier = sorted(p for p in runs.glob("*") if (p / "run.json").exists()) if runs.exists() else []
         if not earlier:
-            raise pytest.UsageError(f"--autolab-resume: no earlier run under {runs}; name one with --autolab-run-dir")
+            raise pytest.UsageError(
+                f"--autolab-resume: no earlier run under {runs}; name one with --autolab-run-dir"
+            )
         run_dir = earlier[-1]
     else:
         run_dir = runs / _new_run_id()
@@ -170,10 +195,8 @@ def run_metadata(settings: RunSettings) -> dict[str, Any]:
 
     versions = {"pytest-autolab": __version__, "python": platform.python_version()}
     for dist in ("pytest", "pytest-xdist", "pytest-timeout", "hypothesis", "numpy", "docker"):
-        try:
+        with contextlib.suppress(md.PackageNotFoundError):
             versions[dist] = md.version(dist)
-        except md.PackageNotFoundError:
-            pass
     return {
         "run_id": settings.run_id,
         "settings": settings.to_json(),
@@ -294,7 +317,11 @@ class AutolabPlugin:
                 continue
             item.stash[TASK_KEY] = task.name
             self.task_names_seen.add(task.name)
-            if timeout_plugin and not isinstance(item, TaskSchemaItem) and not item.get_closest_marker("timeout"):
+            if (
+                timeout_plugin
+                and not isinstance(item, TaskSchemaItem)
+                and not item.get_closest_marker("timeout")
+            ):
                 # A backstop only: the budget is enforced inside the loop (pytest-timeout's
                 # signal method keeps teardown, hence container cleanup, working).
                 backstop = (
@@ -309,28 +336,31 @@ class AutolabPlugin:
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(
         self, item: pytest.Item, call: pytest.CallInfo[None]
-    ) -> Iterator[None]:
-        report: pytest.TestReport = yield  # type: ignore[misc]
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        report = yield
         name = item.stash.get(TASK_KEY, None)
         if name is None:
-            return report  # type: ignore[return-value]
+            return report
         if isinstance(item, TaskSchemaItem):
             if report.failed:
                 result = TaskResult(
-                    task=name, axis="-", status="invalid_task", agent=self.settings.agent,
+                    task=name,
+                    axis="-",
+                    status="invalid_task",
+                    agent=self.settings.agent,
                     reason=str(call.excinfo.value) if call.excinfo else "invalid task.toml",
                 )
                 _attach(item, report, result)
-            return report  # type: ignore[return-value]
+            return report
         verdict = self.verdicts.get(name)
         if verdict is None:
-            return report  # type: ignore[return-value]
+            return report
         if report.failed and (verdict.result is None or report.when == "call"):
             verdict.failures.append(f"{item.name} ({report.when}): {_failure_text(report)}")
         if verdict.result is not None and not verdict.reported and not self.evaluate_dir:
             _attach(item, report, verdict.result)
             verdict.reported = True
-        return report  # type: ignore[return-value]
+        return report
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         for key, value in report.user_properties:
@@ -369,7 +399,7 @@ class AutolabPlugin:
         summary = summarize(self.results.values())
         run_dir = self.settings.run_dir
         metadata = run_metadata(self.settings)
-        metadata["finished_at"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+        metadata["finished_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         atomic_write_json(run_dir / "run.json", metadata)
         atomic_write_json(run_dir / "summary.json", {"run_id": self.settings.run_id, **summary})
         extra = self.config.getoption("autolab_results")

@@ -13,7 +13,7 @@ from .tasks import AXES
 __all__ = ["format_table", "summarize"]
 
 
-def _num(value: float | None | str, digits: int = 3) -> str:
+def _num(value: float | str | None, digits: int = 3) -> str:
     if value is None:
         return "-"
     if isinstance(value, str):
@@ -82,7 +82,8 @@ def format_table(results: Sequence[TaskResult]) -> list[str]:
 
     def line(cells: list[str]) -> str:
         return "  ".join(
-            c.rjust(w) if i in numeric else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+            c.rjust(w) if i in numeric else c.ljust(w)
+            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
         ).rstrip()
 
     out = [line(header), line(["-" * w for w in widths])]

@@ -90,7 +90,8 @@ class TaskResult:
     resumed: bool = False
 
     def to_json(self) -> dict[str, Any]:
-        return _finite(dataclasses.asdict(self))
+        data: dict[str, Any] = _finite(dataclasses.asdict(self))
+        return data
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> TaskResult:

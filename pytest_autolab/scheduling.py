@@ -9,8 +9,6 @@ itself (``pytest_xdist_make_scheduler``): users need no ``--dist`` flag.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from xdist.scheduler import LoadScopeScheduling
 
@@ -19,12 +17,12 @@ from .tasks import find_task_dir
 __all__ = ["TaskScheduling"]
 
 
-class TaskScheduling(LoadScopeScheduling):
+class TaskScheduling(LoadScopeScheduling):  # type: ignore[misc]
     """Scope = the task folder for task tests, the test itself otherwise::
 
-        tasks/discover_sorting/task.toml::schema                 -> tasks/discover_sorting
-        tasks/discover_sorting/test_discover_sorting.py::test_x  -> tasks/discover_sorting
-        tests/test_scoring.py::test_zero_at_baseline             -> (its own nodeid)
+    tasks/discover_sorting/task.toml::schema                 -> tasks/discover_sorting
+    tasks/discover_sorting/test_discover_sorting.py::test_x  -> tasks/discover_sorting
+    tests/test_scoring.py::test_zero_at_baseline             -> (its own nodeid)
     """
 
     def __init__(self, config: pytest.Config, log: object | None = None) -> None:
@@ -37,6 +35,8 @@ class TaskScheduling(LoadScopeScheduling):
         if file_part not in self._scopes:
             task_dir = find_task_dir((self._root / file_part).parent)
             self._scopes[file_part] = (
-                str(task_dir.relative_to(self._root)) if task_dir and task_dir.is_relative_to(self._root) else ""
+                str(task_dir.relative_to(self._root))
+                if task_dir and task_dir.is_relative_to(self._root)
+                else ""
             )
         return self._scopes[file_part] or nodeid

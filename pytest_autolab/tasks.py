@@ -167,11 +167,24 @@ _KNOWN: dict[str, set[str] | None] = {
     "agent": {"timeout_sec"},
     "verifier": {"timeout_sec", "env"},
     "environment": {
-        "cpus", "memory_mb", "storage_mb", "gpus", "allow_internet",
-        "build_timeout_sec", "gpu_types", "gpu_type", "source",
+        "cpus",
+        "memory_mb",
+        "storage_mb",
+        "gpus",
+        "allow_internet",
+        "build_timeout_sec",
+        "gpu_types",
+        "gpu_type",
+        "source",
     },
     "optimization": {
-        "metric", "direction", "tier", "baseline", "reference", "constraints", "search_space",
+        "metric",
+        "direction",
+        "tier",
+        "baseline",
+        "reference",
+        "constraints",
+        "search_space",
     },
     "optimization.baseline": {"score", "method", "source"},
     "optimization.reference": {"score", "method", "source"},
@@ -179,8 +192,12 @@ _KNOWN: dict[str, set[str] | None] = {
 }
 
 _DIRECTIONS: dict[str, Direction] = {
-    "lower": "lower", "minimize": "lower", "min": "lower",
-    "higher": "higher", "maximize": "higher", "max": "higher",
+    "lower": "lower",
+    "minimize": "lower",
+    "min": "lower",
+    "higher": "higher",
+    "maximize": "higher",
+    "max": "higher",
 }
 
 
@@ -285,9 +302,7 @@ def load_task(task_dir: Path | str) -> Task:
         if rel.startswith("/") or ".." in Path(rel).parts:
             raise toml.fail("autolab.editable", f"{rel!r} must be a path inside environment/")
         if not (task_dir / "environment" / rel).is_file():
-            raise toml.fail(
-                "autolab.editable", f"{rel!r} does not exist in {task_dir / 'environment'}"
-            )
+            raise toml.fail("autolab.editable", f"{rel!r} does not exist in {task_dir / 'environment'}")
 
     default_ref_reward = 0.5 if scale == "log" else 1.0
     ref_reward = toml.number("autolab.ref_reward", default_ref_reward)

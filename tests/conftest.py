@@ -15,7 +15,7 @@ pytest_plugins = ["pytester"]
 REPO = Path(__file__).resolve().parent.parent
 
 #: A verifier for the toy task: value.txt must hold an integer; the metric is that integer.
-TOY_VERIFIER = '''
+TOY_VERIFIER = """
 def test_value_is_an_integer(submission):
     out = submission.exec("cat value.txt")
     assert out.ok, out.output
@@ -24,7 +24,7 @@ def test_value_is_an_integer(submission):
 
 def test_value(submission, record_metric):
     record_metric(int(submission.read_file("value.txt")))
-'''
+"""
 
 
 def toy_toml(**overrides: Any) -> str:

@@ -45,7 +45,9 @@ def test_a_timeout_stops_the_whole_process_group(sandbox: LocalSandbox) -> None:
 
 
 def test_huge_output_is_capped_head_and_tail(sandbox: LocalSandbox) -> None:
-    result = sandbox.exec("echo START; head -c 50000000 /dev/zero | tr '\\0' x; echo; echo END", output_limit=4096)
+    result = sandbox.exec(
+        "echo START; head -c 50000000 /dev/zero | tr '\\0' x; echo; echo END", output_limit=4096
+    )
     assert result.ok
     assert result.stdout.startswith("START")
     assert result.stdout.rstrip().endswith("END")
@@ -58,7 +60,8 @@ def test_the_environment_is_scrubbed(sandbox: LocalSandbox, monkeypatch: pytest.
     monkeypatch.setenv("OPENAI_API_KEY", "sk-secret")
     out = sandbox.exec("env").stdout
     assert "sk-secret" not in out
-    assert "HOME=" in out and "PATH=" in out
+    assert "HOME=" in out
+    assert "PATH=" in out
 
 
 def test_memory_past_the_limit_fails_the_command(sandbox: LocalSandbox) -> None:
@@ -94,7 +97,11 @@ def test_write_read_and_snapshot_round_trip(sandbox: LocalSandbox) -> None:
         ("ln -sf /etc/passwd value.txt", "value.txt", "symbolic link"),
         ("mkdir -p d && ln -s /etc d/link && true", "d/link/passwd", "symbolic link"),
         ("ln -s /etc etc && true", "etc/passwd", "symbolic link"),
-        ("rm value.txt && ln /etc/hostname value.txt 2>/dev/null || (echo 1 > a && ln a value.txt)", "value.txt", "hard link"),
+        (
+            "rm value.txt && ln /etc/hostname value.txt 2>/dev/null || (echo 1 > a && ln a value.txt)",
+            "value.txt",
+            "hard link",
+        ),
         ("rm value.txt && mkfifo value.txt", "value.txt", "not a regular file"),
         ("true", "../outside.txt", "leaves the app dir"),
         ("true", "/etc/passwd", "only relative paths"),

@@ -41,7 +41,11 @@ def test_the_pilot_tasks_load(name: str) -> None:
         ({"autolab.editable": ["../x"]}, "autolab.editable", "must be a path inside environment/"),
         ({"autolab.editable": []}, "autolab.editable", "non-empty list"),
         ({"optimization.direction": "up"}, "optimization.direction", "expected one of lower"),
-        ({"optimization.reference.score": 200}, "optimization.reference.score", "not better than the baseline"),
+        (
+            {"optimization.reference.score": 200},
+            "optimization.reference.score",
+            "not better than the baseline",
+        ),
         ({"optimization.reference.score": 100}, "optimization.reference.score", "equals the baseline"),
         ({"autolab.colour": "red"}, "autolab.colour", "unknown key"),
         ({"environment.memory_mb": "lots"}, "environment.memory_mb", "expected an integer"),
@@ -75,7 +79,7 @@ def test_missing_instruction_and_verifier_are_reported(make_task: MakeTask) -> N
         load_task(folder)
     folder = make_task("other")
     (folder / "test_other.py").unlink()
-    with pytest.raises(TaskFileError, match="no verifier module: expected test_other.py"):
+    with pytest.raises(TaskFileError, match=r"no verifier module: expected test_other\.py"):
         load_task(folder)
 
 

@@ -116,9 +116,7 @@ def resolve_agent(name: str) -> Callable[..., Agent]:
         if entry.name == name:
             return entry.load()  # type: ignore[no-any-return]
     known = sorted({*BUILTIN_AGENTS, *(e.name for e in entry_points(group=ENTRY_POINT_GROUP))})
-    raise AgentError(
-        f"unknown agent {name!r}: expected one of {', '.join(known)}, or module:Class"
-    )
+    raise AgentError(f"unknown agent {name!r}: expected one of {', '.join(known)}, or module:Class")
 
 
 def load_agent(name: str, options: Mapping[str, str] | None = None) -> Agent:

@@ -28,9 +28,7 @@ class OracleAgent:
     def run(self, ctx: AgentContext) -> AgentOutcome:
         solution = ctx.task.solution_dir
         files = {
-            rel: (solution / rel).read_bytes()
-            for rel in ctx.task.editable
-            if (solution / rel).is_file()
+            rel: (solution / rel).read_bytes() for rel in ctx.task.editable if (solution / rel).is_file()
         }
         if not files:
             editable = ", ".join(ctx.task.editable)

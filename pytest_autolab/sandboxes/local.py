@@ -16,6 +16,7 @@ Layout of one sandbox::
 from __future__ import annotations
 
 import collections
+import contextlib
 import os
 import resource
 import shutil
@@ -37,7 +38,6 @@ from ._base import (
     SandboxError,
     SnapshotError,
     SnapshotLimits,
-    cap_output,
     check_snapshot_path,
 )
 
@@ -47,6 +47,7 @@ if TYPE_CHECKING:
 __all__ = ["LocalBackend", "LocalSandbox"]
 
 _ROOT_PREFIX = "autolab-"
+DEFAULT_LIMITS = SnapshotLimits()
 
 
 def _sandbox_root(run_id: str) -> Path:
@@ -162,7 +163,8 @@ class LocalSandbox:
             return ExecResult(-1, "", f"could not start {argv[0]!r}: {exc}", duration_s=0.0)
         with self._lock:
             self._procs.add(proc)
-        assert proc.stdout is not None and proc.stderr is not None
+        assert proc.stdout is not None
+        assert proc.stderr is not None
         readers = [_CappedReader(proc.stdout, output_limit), _CappedReader(proc.stderr, output_limit)]
         for reader in readers:
             reader.start()
@@ -242,9 +244,7 @@ class LocalSandbox:
         if info.st_nlink > 1:
             raise SnapshotError(f"refused {rel!r}: it is a hard link ({info.st_nlink} names)")
         if info.st_size > max_bytes:
-            raise SnapshotError(
-                f"refused {rel!r}: {info.st_size} bytes is over the {max_bytes}-byte limit"
-            )
+            raise SnapshotError(f"refused {rel!r}: {info.st_size} bytes is over the {max_bytes}-byte limit")
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
         with os.fdopen(fd, "rb") as handle:
             data = handle.read(max_bytes + 1)
@@ -252,9 +252,7 @@ class LocalSandbox:
             raise SnapshotError(f"refused {rel!r}: over the {max_bytes}-byte limit")
         return data
 
-    def snapshot(
-        self, paths: Sequence[str], limits: SnapshotLimits = SnapshotLimits()
-    ) -> dict[str, bytes]:
+    def snapshot(self, paths: Sequence[str], limits: SnapshotLimits = DEFAULT_LIMITS) -> dict[str, bytes]:
         files: dict[str, bytes] = {}
         total = 0
         for rel in paths:
@@ -264,9 +262,7 @@ class LocalSandbox:
                 continue
             total += len(data)
             if total > limits.max_total_bytes:
-                raise SnapshotError(
-                    f"refused snapshot: over the {limits.max_total_bytes}-byte total limit"
-                )
+                raise SnapshotError(f"refused snapshot: over the {limits.max_total_bytes}-byte total limit")
             files[check_snapshot_path(rel)] = data
         return files
 
@@ -292,10 +288,8 @@ class LocalSandbox:
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 class LocalBackend:
