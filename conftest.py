@@ -9,7 +9,13 @@ from __future__ import annotations
 from hypothesis import HealthCheck, settings
 
 # Verifier modules call into sandboxes: a slow example is the program's, not Hypothesis's, concern.
+# No example database: a verdict must not depend on what earlier runs happened to find, and
+# evaluate() runs verifiers with the task folder as working directory.
 settings.register_profile(
-    "autolab", deadline=None, suppress_health_check=[HealthCheck.too_slow], print_blob=True
+    "autolab",
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
+    print_blob=True,
 )
 settings.load_profile("autolab")
