@@ -5,12 +5,13 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
-from .results import TaskResult
+from .results import TaskResult, load_result
 from .tasks import AXES
 
-__all__ = ["format_table", "summarize"]
+__all__ = ["format_table", "load_results", "summarize"]
 
 
 def _num(value: float | str | None, digits: int = 3) -> str:
@@ -98,3 +99,22 @@ def format_table(results: Sequence[TaskResult]) -> list[str]:
         if r.status not in ("scored",) and r.reason:
             out.append(f"{r.task}: {r.status}: {r.reason.splitlines()[0][:200]}")
     return out
+
+
+def load_results(paths: Iterable[Path]) -> list[TaskResult]:
+    """Every task result under the given run directories (or result.json files), merged.
+
+    For GitHub Actions matrices: each job writes its own run directory; one job merges
+    them. When a task appears twice, the later result wins.
+    """
+    merged: dict[str, TaskResult] = {}
+    for path in paths:
+        files = [path] if path.is_file() else sorted(path.glob("*/result.json"))
+        if not files:
+            raise FileNotFoundError(f"{path}: no result.json found (expected a run directory)")
+        for file in files:
+            result = load_result(file)
+            if result is None:
+                raise ValueError(f"{file}: not a readable result.json")
+            merged[result.task] = result
+    return sorted(merged.values(), key=lambda r: r.task)
