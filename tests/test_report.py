@@ -40,5 +40,5 @@ def test_results_of_several_runs_merge(tmp_path: Path) -> None:
         atomic_write_json(tmp_path / run / task / "result.json", result(task, "faster", reward).to_json())
     merged = load_results([tmp_path / "r1", tmp_path / "r2"])
     assert [(r.task, r.reward) for r in merged] == [("a", 0.75), ("b", 1.0)]
-    with pytest.raises(FileNotFoundError, match="no result.json found"):
+    with pytest.raises(FileNotFoundError, match=r"no result\.json found"):
         load_results([tmp_path / "empty"])
