@@ -110,13 +110,15 @@ def network(first_run: Extraction) -> Network:
 
 
 def test_network_is_well_formed(first_run: Extraction) -> None:
-    assert first_run.error is None, first_run.error
+    if first_run.error is not None:
+        pytest.fail(first_run.error, pytrace=False)
     assert first_run.network is not None
 
 
 def test_network_is_deterministic(submission, network: Network) -> None:
     second = extract(submission, hash_seed=1)
-    assert second.error is None, f"second run: {second.error}"
+    if second.error is not None:
+        pytest.fail(f"second run of generate_network(16): {second.error}", pytrace=False)
     assert second.network == network, (
         "generate_network(16) returned a different network on a second run "
         f"({len(network)} vs {len(second.network or [])} comparators); it must be deterministic"
@@ -163,7 +165,7 @@ def test_sorts_arbitrary_integers(submission, network: Network) -> None:
     # Trusted-side property test; the sandbox never sees the seed.
     @seed(submission.seed)
     @settings(
-        max_examples=3000,
+        max_examples=1000,
         deadline=None,
         database=None,
         suppress_health_check=[HealthCheck.too_slow],
