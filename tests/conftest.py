@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy  # noqa: F401 - loaded once here: pytester's in-process runs cannot re-import it
 import pytest
 
 pytest_plugins = ["pytester"]
