@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from typing import Literal
 
-__all__ = ["normalized_score", "reward", "speedup"]
+__all__ = ["improvement", "normalized_score", "reward", "speedup"]
 
 
 def normalized_score(
@@ -65,3 +65,15 @@ def speedup(metric: float, baseline: float, *, direction: Literal["lower", "high
     if direction == "lower":
         return math.inf if metric <= 0 else baseline / metric
     return math.inf if baseline <= 0 else metric / baseline
+
+
+def improvement(metric: float, baseline: float, *, direction: Literal["lower", "higher"]) -> float:
+    """Relative improvement over the baseline: 0.25 = a quarter better, negative = worse.
+
+    Rewards are gated on it (task.toml ``[autolab] min_improvement``), so that the
+    untouched baseline scores 0 even where the metric moves a hair between environments.
+    """
+    if baseline == 0:
+        return math.inf if (metric < 0 if direction == "lower" else metric > 0) else 0.0
+    change = (baseline - metric) if direction == "lower" else (metric - baseline)
+    return change / abs(baseline)

@@ -85,6 +85,9 @@ class Task:
     verifier_timeout_s: float
     #: Maximum number of evaluate() calls.
     max_evaluations: int
+    #: Smallest relative improvement over the baseline that earns a reward (a gate against
+    #: measurement noise and environment differences: 0.01 = 1%).
+    min_improvement: float
     #: Seed of the inputs the agent sees through evaluate().
     public_seed: int
     cpus: float
@@ -188,7 +191,9 @@ _KNOWN: dict[str, set[str] | None] = {
     },
     "optimization.baseline": {"score", "method", "source"},
     "optimization.reference": {"score", "method", "source"},
-    "autolab": {"axis", "scale", "editable", "max_evaluations", "ref_reward", "public_seed"},
+    "autolab": {
+        "axis", "scale", "editable", "max_evaluations", "ref_reward", "public_seed", "min_improvement",
+    },
 }
 
 _DIRECTIONS: dict[str, Direction] = {
@@ -323,6 +328,7 @@ def load_task(task_dir: Path | str) -> Task:
         agent_timeout_s=toml.number("agent.timeout_sec", 1800),
         verifier_timeout_s=toml.number("verifier.timeout_sec", 600),
         max_evaluations=toml.integer("autolab.max_evaluations", 100, minimum=1),
+        min_improvement=toml.number("autolab.min_improvement", 0.01, positive=False),
         public_seed=toml.integer("autolab.public_seed", 0),
         cpus=toml.number("environment.cpus", 1),
         memory_mb=toml.integer("environment.memory_mb", 2048, minimum=16),

@@ -6,6 +6,7 @@ on the local sandbox (the Docker variants live in test_docker_*.py).
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 
@@ -84,3 +85,91 @@ def test_a_network_that_sorts_most_inputs_scores_zero(pytester: pytest.Pytester)
     assert "FAILED tasks/discover_sorting/test_discover_sorting.py::test_sorts_arbitrary_integers" in result.stdout.str()
     row = results_by_task(pytester.path)["discover_sorting"]
     assert (row["status"], row["reward"], row["metric"]) == ("incorrect", 0.0, None)
+
+
+FLASH_AGENTS = '''
+import importlib.util
+
+import numpy as np
+
+from pytest_autolab import AgentOutcome
+
+CHEAT = """
+static const float PUBLIC_BENCH_OUT[%(size)d] = {%(table)s};
+
+void attention(const float *Q, const float *K, const float *V, float *out, int n, int d)
+{
+    if (n == %(n)d && d == %(d)d) {
+        /* The benchmark shape: replay the public seed's answer, and burn enough
+           instructions to stay above the verifier's plausibility floor. */
+        volatile unsigned sink = 0;
+        for (unsigned i = 0; i < 2000000u; i++) sink += i;
+        for (int i = 0; i < n * d; i++) out[i] = PUBLIC_BENCH_OUT[i];
+        return;
+    }
+    real_attention(Q, K, V, out, n, d);
+}
+"""
+
+
+class HardCodesPublicOutput:
+    """Computes honestly everywhere but on the benchmark, whose public-seed output it replays."""
+    name = "hard-codes"
+
+    def run(self, ctx):
+        spec = importlib.util.spec_from_file_location("flash_verifier", ctx.task.verifier_path)
+        verifier = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(verifier)
+        n, d = verifier.BENCH_N, verifier.BENCH_D
+        q, k, v = verifier.random_input(verifier.rng_for(ctx.task.public_seed, 7), n, d)
+        expected, _ = verifier.reference(q, k, v)
+        table = ",".join(float(x).hex() for x in expected.astype(np.float32).ravel())
+        baseline = (ctx.task.environment_dir / "attention.c").read_text()
+        honest = baseline.replace("void attention(", "static void real_attention(", 1)
+        source = honest + CHEAT % {"size": n * d, "table": table, "n": n, "d": d}
+        ctx.tools.write_file("attention.c", source)
+        public = ctx.tools.evaluate()
+        return AgentOutcome(message=repr(public))
+'''
+
+
+@pytest.mark.slow
+def test_flash_attention_oracle_reaches_the_reference_and_nop_zero(pytester: pytest.Pytester) -> None:
+    copy_task(pytester, "flash_attention")
+    result = pytester.runpytest("tasks", "--autolab-agent=oracle", "--autolab-sandbox=local")
+    assert result.ret == 0
+    row = results_by_task(pytester.path)["flash_attention"]
+    assert row["status"] == "scored"
+    assert row["n"] == pytest.approx(1.0, abs=0.05)
+    assert row["reward"] == pytest.approx(0.5, abs=0.025)
+    assert row["speedup"] > 10
+
+    shutil.rmtree(pytester.path / ".autolab")
+    result = pytester.runpytest("tasks", "--autolab-agent=nop", "--autolab-sandbox=local")
+    assert result.ret == 0
+    row = results_by_task(pytester.path)["flash_attention"]
+    assert row["n"] == pytest.approx(0.0, abs=0.01)
+    assert row["reward"] == 0.0
+
+
+@pytest.mark.slow
+def test_flash_attention_hard_coding_the_public_output_scores_zero_on_the_hidden_seed(
+    pytester: pytest.Pytester,
+) -> None:
+    copy_task(pytester, "flash_attention")
+    pytester.makepyfile(flash_agents=FLASH_AGENTS)
+    pytester.syspathinsert()
+    result = pytester.runpytest(
+        "tasks", "--autolab-agent=flash_agents:HardCodesPublicOutput", "--autolab-sandbox=local", "-p", "no:cacheprovider"
+    )
+    # On the public seed the cheat passes and looks like a huge win ...
+    run_dir = next((pytester.path / ".autolab" / "runs").iterdir())
+    ledger = [json.loads(line) for line in (run_dir / "flash_attention" / "ledger.jsonl").read_text().splitlines()]
+    assert len(ledger) == 1
+    assert ledger[0]["correct"] is True
+    assert ledger[0]["reward"] > 0.5
+    # ... and on the hidden seed its benchmark output is wrong: reward 0.
+    result.stdout.fnmatch_lines(["*benchmark: out*expected*"])
+    row = results_by_task(pytester.path)["flash_attention"]
+    assert (row["status"], row["reward"]) == ("incorrect", 0.0)
+    assert "test_instructions" in row["reason"]

@@ -343,3 +343,25 @@ def test_under_xdist_each_task_loop_runs_exactly_once(
     )
     summary = read_summary(pytester.path)
     assert [r["reward"] for r in summary["results"]] == [0.5, 0.5, 0.5]
+
+
+def test_a_hair_better_than_the_baseline_is_gated_to_zero(pytester: pytest.Pytester, make_task: MakeTask) -> None:
+    # 99.5 is 0.5% better than 100: under the default 1% gate, so the reward is 0 while n shows it.
+    make_task("gated", solution={"value.txt": "99.5\n"}, verifier=TOY_FLOAT_VERIFIER)
+    make_task("open", solution={"value.txt": "99.5\n"}, verifier=TOY_FLOAT_VERIFIER, **{"autolab.min_improvement": 0.0})
+    pytester.runpytest("tasks", "--autolab-agent=oracle", "--autolab-sandbox=local").assert_outcomes(passed=6)
+    rows = results_by_task(pytester.path)
+    assert rows["gated"]["n"] > 0
+    assert rows["gated"]["reward"] == 0.0
+    assert "under the task's gate of 1.00%" in rows["gated"]["reason"]
+    assert rows["open"]["reward"] > 0
+
+
+TOY_FLOAT_VERIFIER = """
+def test_value_is_a_number(submission):
+    float(submission.read_file("value.txt"))
+
+
+def test_value(submission, record_metric):
+    record_metric(float(submission.read_file("value.txt")))
+"""

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from pytest_autolab.scoring import normalized_score, reward, speedup
+from pytest_autolab.scoring import improvement, normalized_score, reward, speedup
 
 positive = st.floats(min_value=1e-6, max_value=1e12, allow_nan=False, allow_infinity=False)
 scales = st.sampled_from(["log", "linear"])
@@ -84,3 +84,10 @@ def test_equal_anchors_and_unknown_scales_are_refused() -> None:
         normalized_score(1, 5, 5, scale="log")
     with pytest.raises(ValueError, match="unknown scale"):
         normalized_score(1, 5, 2, scale="cubic")  # type: ignore[arg-type]
+
+
+def test_improvement_is_relative_and_signed_in_both_directions() -> None:
+    assert improvement(90, 100, direction="lower") == pytest.approx(0.1)
+    assert improvement(110, 100, direction="lower") == pytest.approx(-0.1)
+    assert improvement(0.5, 0.4, direction="higher") == pytest.approx(0.25)
+    assert improvement(100, 100, direction="higher") == 0.0
