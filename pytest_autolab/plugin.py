@@ -13,15 +13,11 @@ collects those reports, prints the table and writes summary.json.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
 import math
-import os
-import platform
 import random
 import secrets
-import sys
 import time
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
@@ -29,8 +25,7 @@ from typing import Any
 
 import pytest
 
-from . import __version__
-from .lab import Lab, RunSettings, Submission, Verdict
+from .lab import Lab, RunSettings, Submission, Verdict, run_metadata
 from .report import format_table, summarize
 from .results import TaskResult, atomic_write_json
 from .sandboxes import SandboxError, sweep_run
@@ -187,28 +182,6 @@ def _settings_from_options(config: pytest.Config) -> RunSettings:
         resume=resume,
         submit=opt("autolab_submit"),
     )
-
-
-def run_metadata(settings: RunSettings) -> dict[str, Any]:
-    """run.json: the configuration, versions and machine of a run."""
-    import importlib.metadata as md
-
-    versions = {"pytest-autolab": __version__, "python": platform.python_version()}
-    for dist in ("pytest", "pytest-xdist", "pytest-timeout", "hypothesis", "numpy", "docker"):
-        with contextlib.suppress(md.PackageNotFoundError):
-            versions[dist] = md.version(dist)
-    return {
-        "run_id": settings.run_id,
-        "settings": settings.to_json(),
-        "versions": versions,
-        "machine": {
-            "platform": platform.platform(),
-            "machine": platform.machine(),
-            "cpus": os.cpu_count(),
-            "hostname": platform.node(),
-        },
-        "argv": sys.argv,
-    }
 
 
 # --- the plugin object ---------------------------------------------------------------------------
@@ -453,6 +426,9 @@ def _attach(item: pytest.Item, report: pytest.TestReport, result: TaskResult) ->
 
 def _failure_text(report: pytest.TestReport, limit: int = 1500) -> str:
     text = report.longreprtext or ""
+    chain = getattr(report.longrepr, "chain", None)
+    if chain and getattr(chain[-1][0], "style", None) == "value":
+        return text.strip()[:limit]  # pytest.fail(msg, pytrace=False): the message is the whole story
     lines = [ln[2:].strip() for ln in text.splitlines() if ln.startswith("E ")]
     notes = [ln.strip() for ln in text.splitlines() if ln.strip().startswith("Falsifying example")]
     picked = "\n".join([*lines, *notes]) or (text.strip().splitlines() or ["failed"])[-1]

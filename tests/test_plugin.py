@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import textwrap
 
 import pytest
@@ -345,10 +346,17 @@ def test_under_xdist_each_task_loop_runs_exactly_once(
     assert [r["reward"] for r in summary["results"]] == [0.5, 0.5, 0.5]
 
 
-def test_a_hair_better_than_the_baseline_is_gated_to_zero(pytester: pytest.Pytester, make_task: MakeTask) -> None:
+def test_a_hair_better_than_the_baseline_is_gated_to_zero(
+    pytester: pytest.Pytester, make_task: MakeTask
+) -> None:
     # 99.5 is 0.5% better than 100: under the default 1% gate, so the reward is 0 while n shows it.
     make_task("gated", solution={"value.txt": "99.5\n"}, verifier=TOY_FLOAT_VERIFIER)
-    make_task("open", solution={"value.txt": "99.5\n"}, verifier=TOY_FLOAT_VERIFIER, **{"autolab.min_improvement": 0.0})
+    make_task(
+        "open",
+        solution={"value.txt": "99.5\n"},
+        verifier=TOY_FLOAT_VERIFIER,
+        **{"autolab.min_improvement": 0.0},
+    )
     pytester.runpytest("tasks", "--autolab-agent=oracle", "--autolab-sandbox=local").assert_outcomes(passed=6)
     rows = results_by_task(pytester.path)
     assert rows["gated"]["n"] > 0
@@ -365,3 +373,54 @@ def test_value_is_a_number(submission):
 def test_value(submission, record_metric):
     record_metric(float(submission.read_file("value.txt")))
 """
+
+
+def test_an_interrupted_run_can_be_resumed(
+    pytester: pytest.Pytester, make_task: MakeTask, agents: str
+) -> None:
+    """Ctrl-C while task b's agent works: a is kept, the resumed run finishes b only."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    make_task("a")
+    make_task("b")
+    (pytester.path / "slow_agents.py").write_text(
+        "import time\n"
+        "from scripted_agents import Counting\n"
+        "class SlowOnB(Counting):\n"
+        "    def run(self, ctx):\n"
+        "        if ctx.task.name == 'b':\n"
+        "            open('b-started', 'w').close()\n"
+        "            time.sleep(60)\n"
+        "        return super().run(ctx)\n"
+    )
+    args = [sys.executable, "-m", "pytest", "tasks", "--autolab-sandbox=local", "-p", "no:cacheprovider"]
+    proc = subprocess.Popen(
+        [*args, "--autolab-agent=slow_agents:SlowOnB"], cwd=pytester.path,
+        env={**os.environ, "PYTHONPATH": str(pytester.path)}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while not (pytester.path / "b-started").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGINT)
+    output = proc.communicate(timeout=60)[0].decode()
+    assert proc.returncode == pytest.ExitCode.INTERRUPTED, output
+    run_dir = next((pytester.path / ".autolab" / "runs").iterdir())
+    assert (run_dir / "run.json").exists()
+    assert (run_dir / "a" / "result.json").exists()
+    assert not (run_dir / "b" / "result.json").exists()
+
+    resumed = subprocess.run(
+        [*args, "--autolab-agent=scripted_agents:Counting", "--autolab-resume"], cwd=pytester.path,
+        env={**os.environ, "PYTHONPATH": str(pytester.path)}, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert resumed.returncode == 0, resumed.stdout
+    assert "scored (resumed)" in resumed.stdout
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert {r["task"]: (r["resumed"], r["reward"]) for r in summary["results"]} == {
+        "a": (True, 0.5),
+        "b": (False, 0.5),
+    }
+    assert (pytester.path / "loops.txt").read_text().split() == ["a", "b"]
