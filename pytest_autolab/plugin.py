@@ -25,6 +25,7 @@ from typing import Any
 
 import pytest
 
+from .agents import AgentError, resolve_agent
 from .lab import Lab, RunSettings, Submission, Verdict, run_metadata
 from .report import format_table, summarize
 from .results import TaskResult, atomic_write_json
@@ -143,6 +144,11 @@ def _settings_from_options(config: pytest.Config) -> RunSettings:
         if not sep or not key:
             raise pytest.UsageError(f"--autolab-agent-option {item!r}: expected KEY=VALUE")
         options[key.strip()] = value
+    agent = opt("autolab_agent") or "nop"
+    try:
+        resolve_agent(agent)  # a typo fails now, not once per task
+    except AgentError as exc:
+        raise pytest.UsageError(f"--autolab-agent: {exc}") from None
     scale = opt("autolab_budget_scale")
     if not (scale > 0 and math.isfinite(scale)):
         raise pytest.UsageError(f"--autolab-budget-scale {scale!r}: expected a positive number")
@@ -174,7 +180,7 @@ def _settings_from_options(config: pytest.Config) -> RunSettings:
     return RunSettings(
         run_id=run_id,
         run_dir=run_dir,
-        agent=opt("autolab_agent") or "nop",
+        agent=agent,
         agent_options=options,
         sandbox=opt("autolab_sandbox"),
         budget_scale=scale,

@@ -37,6 +37,7 @@ __all__ = [
     "AgentError",
     "AgentOutcome",
     "load_agent",
+    "resolve_agent",
 ]
 
 ENTRY_POINT_GROUP = "pytest_autolab.agents"
