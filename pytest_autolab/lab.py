@@ -11,9 +11,13 @@ task, so the loop runs once however many verifier tests ask for it::
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import hashlib
+import os
+import platform
+import sys
 import threading
 import time
 import traceback
@@ -21,10 +25,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from . import scoring
+from . import __version__, scoring
 from .agents import Agent, AgentContext, AgentError, AgentOutcome, load_agent
 from .evaluation import Evaluation, run_verifier
-from .ledger import Ledger
+from .ledger import Ledger, snapshot_hash
 from .measure import Counts, callgrind
 from .results import FINISHED, TaskResult, atomic_write_json, atomic_write_text, load_result, write_files
 from .sandboxes import ExecResult, Sandbox, SandboxBackend, SandboxError, SnapshotError, get_backend
@@ -80,6 +84,28 @@ def hidden_seed(run_seed: int, task: Task) -> int:
     return seed + 1 if seed == task.public_seed else seed
 
 
+def run_metadata(settings: RunSettings) -> dict[str, Any]:
+    """run.json: the configuration, versions and machine of a run."""
+    import importlib.metadata as md
+
+    versions = {"pytest-autolab": __version__, "python": platform.python_version()}
+    for dist in ("pytest", "pytest-xdist", "pytest-timeout", "hypothesis", "numpy", "docker"):
+        with contextlib.suppress(md.PackageNotFoundError):
+            versions[dist] = md.version(dist)
+    return {
+        "run_id": settings.run_id,
+        "settings": settings.to_json(),
+        "versions": versions,
+        "machine": {
+            "platform": platform.platform(),
+            "machine": platform.machine(),
+            "cpus": os.cpu_count(),
+            "hostname": platform.node(),
+        },
+        "argv": sys.argv,
+    }
+
+
 def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
@@ -99,6 +125,8 @@ class AgentRun:
     outcome: AgentOutcome | None = None
     ledger: Ledger | None = None
     started_at: str = ""
+    #: Hash of the editable files the agent left (what --autolab-submit=final scores).
+    final_snapshot: str = ""
 
 
 @dataclasses.dataclass
@@ -206,6 +234,10 @@ class Lab:
 
     def _run_agent(self, task: Task) -> AgentRun:
         self.loops_run[task.name] = self.loops_run.get(task.name, 0) + 1
+        run_json = self.settings.run_dir / "run.json"
+        if not run_json.exists():
+            # Written up front so that an interrupted run can be found and resumed.
+            atomic_write_json(run_json, run_metadata(self.settings))
         folder = self.task_dir(task)
         log_dir = folder / "agent"
         log_dir.mkdir(parents=True, exist_ok=True)
@@ -226,7 +258,7 @@ class Lab:
             task=task,
             sandbox=sandbox,
             budget=Budget(budget.time_s, budget.max_evaluations),
-            evaluator=lambda files: self.evaluate(task, files),
+            evaluator=lambda files, limit_s=None: self.evaluate(task, files, limit_s=limit_s),
             ledger=ledger,
         )
         ctx = AgentContext(
@@ -290,23 +322,33 @@ class Lab:
                 files = sandbox.snapshot(task.editable)
             except SnapshotError as exc:
                 return done("rejected", {}, str(exc), outcome)
-            if self.settings.submit == "best" and tools.best is not None:
-                best = [e for e in ledger.entries if e["n"] == tools.best.n and e["correct"]]
-                if best:
-                    files = ledger.snapshot_files(best[-1]["snapshot"])
+            final_snapshot = snapshot_hash(files)
+            best = ledger.best_entry()
+            if self.settings.submit == "best" and best is not None:
+                files = ledger.snapshot_files(best["snapshot"])
             write_files(folder / "submission", files)
-            return done("ok", files, outcome=outcome)
+            run = done("ok", files, outcome=outcome)
+            run.final_snapshot = final_snapshot
+            return run
         finally:
             sandbox.close()
 
     # -- evaluation and verification --------------------------------------------------------
 
-    def evaluate(self, task: Task, files: Mapping[str, bytes]) -> Evaluation:
-        """evaluate(): the verifier on public inputs, in a scratch sandbox of its own."""
+    def evaluate(self, task: Task, files: Mapping[str, bytes], *, limit_s: float | None = None) -> Evaluation:
+        """evaluate(): the verifier on public inputs, in a scratch sandbox of its own.
+
+        ``limit_s`` (the agent's time left) cuts an evaluation at the deadline.
+        """
         scratch = self.task_dir(task) / "evaluations" / f"{time.time_ns()}"
         scratch.mkdir(parents=True, exist_ok=True)
         return run_verifier(
-            task, files, scratch=scratch, sandbox=self.backend.name, run_id=self.settings.run_id
+            task,
+            files,
+            scratch=scratch,
+            sandbox=self.backend.name,
+            run_id=self.settings.run_id,
+            limit_s=limit_s,
         )
 
     def open_submission(self, task: Task, files: Mapping[str, bytes], *, hidden: bool) -> Submission:
@@ -351,7 +393,11 @@ class Lab:
                 if run.outcome.message:
                     result.usage["message"] = run.outcome.message[:2000]
             if run.ledger is not None:
-                result.loop = loop_statistics(run.ledger, run.budget.get("time_s", 0.0))
+                result.loop = run.ledger.summarize(
+                    run.budget.get("time_s", 0.0), final_snapshot=run.final_snapshot or None
+                )
+                result.loop["submitted"] = self.settings.submit
+                result.loop["submitted_snapshot"] = snapshot_hash(run.files) if run.files else None
         return result
 
     def score(
@@ -374,7 +420,13 @@ class Lab:
             result.n = scoring.normalized_score(
                 verdict.metric, task.baseline, task.reference, scale=task.scale
             )
+            gain = scoring.improvement(verdict.metric, task.baseline, direction=task.direction)
             result.reward = scoring.reward(result.n, ref_reward=task.ref_reward)
+            if gain < task.min_improvement:
+                result.reward = 0.0
+                result.reason = (
+                    f"improvement {gain:.2%} is under the task's gate of {task.min_improvement:.2%}: reward 0"
+                )
             result.speedup = scoring.speedup(verdict.metric, task.baseline, direction=task.direction)
         return result
 
@@ -392,7 +444,3 @@ class Lab:
     def task_dir_named(self, name: str) -> Path:
         return self.settings.run_dir / name
 
-
-def loop_statistics(ledger: Ledger, budget_s: float) -> dict[str, Any]:
-    """What the ledger says about the loop: see Ledger.summarize."""
-    return ledger.summarize(budget_s)

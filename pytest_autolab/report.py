@@ -96,9 +96,28 @@ def format_table(results: Sequence[TaskResult]) -> list[str]:
         axes = ", ".join(f"{a} {v:.3f}" for a, v in summary["mean_reward_by_axis"].items())
         out.append(f"by axis: {axes}")
     for r in sorted(results, key=lambda r: r.task):
+        if r.loop.get("evaluations"):
+            out.append(format_loop(r))
+    for r in sorted(results, key=lambda r: r.task):
         if r.status not in ("scored",) and r.reason:
             out.append(f"{r.task}: {r.status}: {r.reason.splitlines()[0][:200]}")
     return out
+
+
+def format_loop(r: TaskResult) -> str:
+    """One line on the agent's loop, from the experiment ledger (issue 4)."""
+    loop = r.loop
+    recoveries = loop.get("recoveries", 0)
+    text = (
+        f"{r.task} loop: {loop['evaluations']} evaluations ({loop.get('correct', 0)} correct), "
+        f"{loop.get('improvements', 0)} improvements, {recoveries} "
+        f"{'recovery' if recoveries == 1 else 'recoveries'}"
+    )
+    if loop.get("best_n") is not None:
+        text += f", best n {_num(loop['best_n'])}"
+        if loop.get("time_to_best_s") is not None:
+            text += f" at {loop['time_to_best_s']:.0f}s"
+    return text + f", anytime {loop.get('anytime', 0.0):.3f}"
 
 
 def load_results(paths: Iterable[Path]) -> list[TaskResult]:

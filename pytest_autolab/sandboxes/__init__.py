@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from ._base import (
     ExecResult,
+    OutputCap,
     Sandbox,
     SandboxBackend,
     SandboxError,
@@ -31,6 +32,7 @@ from ._registry import BACKENDS, get_backend, sweep_run
 __all__ = [
     "BACKENDS",
     "ExecResult",
+    "OutputCap",
     "Sandbox",
     "SandboxBackend",
     "SandboxError",

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ExecResult",
+    "OutputCap",
     "Sandbox",
     "SandboxBackend",
     "SandboxError",
@@ -87,6 +88,40 @@ def cap_output(data: bytes, limit: int = DEFAULT_OUTPUT_LIMIT) -> tuple[str, int
     head = data[:half].decode("utf-8", "replace")
     tail = data[-half:].decode("utf-8", "replace")
     return f"{head}\n[... {cut} bytes cut by autolab ...]\n{tail}", cut
+
+
+class OutputCap:
+    """Accumulates a stream keeping its first and last ``limit // 2`` bytes.
+
+    Memory stays bounded however much a command prints; ``result()`` gives the
+    same text and cut count as ``cap_output`` would on the whole stream.
+    """
+
+    def __init__(self, limit: int = DEFAULT_OUTPUT_LIMIT) -> None:
+        self.half = max(limit // 2, 1)
+        self.head = bytearray()
+        self.tail = bytearray()
+        self.total = 0
+
+    def feed(self, chunk: bytes) -> None:
+        self.total += len(chunk)
+        room = self.half - len(self.head)
+        if room > 0:
+            self.head += chunk[:room]
+            chunk = chunk[room:]
+        if chunk:
+            self.tail += chunk
+            if len(self.tail) > 2 * self.half:
+                del self.tail[: len(self.tail) - self.half]
+
+    def result(self) -> tuple[str, int]:
+        tail = bytes(self.tail[-self.half :])
+        cut = self.total - len(self.head) - len(tail)
+        if cut <= 0:
+            return (bytes(self.head) + tail).decode("utf-8", "replace"), 0
+        head_text = bytes(self.head).decode("utf-8", "replace")
+        tail_text = tail.decode("utf-8", "replace")
+        return f"{head_text}\n[... {cut} bytes cut by autolab ...]\n{tail_text}", cut
 
 
 @dataclasses.dataclass(frozen=True)

@@ -54,6 +54,10 @@ def sweep_run(run_id: str) -> int:
             continue
         try:
             removed += backend.sweep({"autolab.run": run_id})
-        except Exception:
+        except Exception:  # a sweep must never fail the session
             continue
+        finally:
+            close = getattr(backend, "close", None)  # docker: its engine connection
+            if callable(close):
+                close()
     return removed

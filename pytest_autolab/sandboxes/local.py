@@ -19,6 +19,7 @@ import collections
 import contextlib
 import os
 import resource
+import secrets
 import shutil
 import signal
 import stat
@@ -47,6 +48,8 @@ if TYPE_CHECKING:
 __all__ = ["LocalBackend", "LocalSandbox"]
 
 _ROOT_PREFIX = "autolab-"
+_SANDBOX_MARK = "AUTOLAB_SANDBOX"
+_EXEC_MARK = "AUTOLAB_EXEC"
 DEFAULT_LIMITS = SnapshotLimits()
 
 
@@ -118,6 +121,9 @@ class LocalSandbox:
             "LANG": "C.UTF-8",
             "LC_ALL": "C.UTF-8",
             "AUTOLAB_APP": self.workdir,
+            # Marks every process of this sandbox, so that one that leaves its process
+            # group (setsid, a daemon) is still found and killed.
+            _SANDBOX_MARK: self.root.name,
         }
         if extra:
             env.update(extra)
@@ -149,10 +155,11 @@ class LocalSandbox:
         argv = ["bash", "-c", command] if isinstance(command, str) else list(command)
         start = time.monotonic()
         try:
+            exec_mark = secrets.token_hex(8)
             proc = subprocess.Popen(
                 argv,
                 cwd=self.app,
-                env=self._environment(env),
+                env={**self._environment(env), _EXEC_MARK: exec_mark},
                 stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
@@ -185,11 +192,13 @@ class LocalSandbox:
             proc.wait()
             with self._lock:
                 self._procs.discard(proc)
+        if timed_out:
+            _kill_marked(_EXEC_MARK, exec_mark)
         for reader in readers:
-            # A grandchild that left the group may still hold the pipe: do not wait on it.
+            # A process that escaped both kills may still hold the pipe: do not wait on it.
             reader.join(timeout=2)
-        proc.stdout.close()
-        proc.stderr.close()
+            if not reader.is_alive():
+                reader.pipe.close()
         (out, out_cut), (err, err_cut) = (r.result() for r in readers)
         code = proc.returncode
         if code < 0:
@@ -276,6 +285,7 @@ class LocalSandbox:
             procs = list(self._procs)
         for proc in procs:
             _kill_group(proc)
+        _kill_marked(_SANDBOX_MARK, self.root.name)
         shutil.rmtree(self.root, ignore_errors=True)
 
     def __enter__(self) -> LocalSandbox:
@@ -290,6 +300,24 @@ class LocalSandbox:
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
+
+
+def _kill_marked(name: str, value: str) -> int:
+    """SIGKILL every process whose environment holds ``name=value``; return how many."""
+    needle = f"{name}={value}".encode()
+    killed = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes()
+        except OSError:
+            continue  # gone, or not ours to read
+        if needle in environ.split(b"\0"):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(int(entry.name), signal.SIGKILL)
+                killed += 1
+    return killed
 
 
 class LocalBackend:

@@ -1,0 +1,154 @@
+"""The ``autolab`` command: images and leftovers of the Docker backend.
+
+::
+
+    autolab image build [--force] [--method auto|dockerfile|debootstrap]
+    autolab image status
+    autolab sweep [--all | --run RUN_ID]
+
+Everything here is also done on first use by the plugin; the command does it
+ahead of time, with progress, and shows what is there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+
+from .sandboxes import SandboxError
+
+__all__ = ["main"]
+
+
+def _say(message: str) -> None:
+    print(message, flush=True)
+
+
+def _backend(*, sweep: bool = False):  # type: ignore[no-untyped-def]
+    from .sandboxes.docker import DockerBackend
+
+    return DockerBackend(run_id="cli", progress=_say, sweep=sweep)
+
+
+def image_build(args: argparse.Namespace) -> int:
+    from .sandboxes.images import BaseDefinition, ensure_base_image
+
+    backend = _backend()
+    try:
+        definition = BaseDefinition.load()
+        start = time.monotonic()
+        tag = ensure_base_image(
+            backend.client, definition=definition, method=args.method, force=args.force, progress=_say
+        )
+        _say(f"{tag} ready ({time.monotonic() - start:.0f} s)")
+    finally:
+        backend.close()
+    return 0
+
+
+def _size(info: dict) -> str:  # type: ignore[type-arg]
+    return f"{info.get('Size', 0) / 1e6:.0f} MB"
+
+
+def image_status(args: argparse.Namespace) -> int:
+    from .sandboxes.images import BASE_REPOSITORY, TASK_REPOSITORY_PREFIX, BaseDefinition
+
+    backend = _backend()
+    try:
+        definition = BaseDefinition.load()
+        api = backend.client.api
+        _say(f"engine: {api.base_url} (API {api.api_version})")
+        _say(
+            f"base definition: {definition.folder} ({len(definition.packages)} packages, {definition.suite})"
+        )
+        images = [i for i in api.images() if any(
+            t.startswith((BASE_REPOSITORY + ":", TASK_REPOSITORY_PREFIX)) for t in i.get("RepoTags") or []
+        )]  # fmt: skip
+        current = [i for i in images if definition.tag in (i.get("RepoTags") or [])]
+        if current:
+            _say(f"base image: {definition.tag} present ({_size(current[0])})")
+        else:
+            _say(f"base image: {definition.tag} MISSING: `autolab image build` builds it")
+        for info in sorted(images, key=lambda i: i.get("Created", 0)):
+            for tag in info.get("RepoTags") or []:
+                if tag == definition.tag:
+                    continue
+                stale = " (older base definition)" if tag.startswith(BASE_REPOSITORY + ":") else ""
+                created = time.strftime("%Y-%m-%d %H:%M", time.localtime(info.get("Created", 0)))
+                _say(f"  {tag:60} {_size(info):>8}  {created}{stale}")
+        containers = backend.containers()
+        running = sum(1 for c in containers if c.get("State") == "running")
+        _say(f"containers: {len(containers)} autolab container(s), {running} running")
+        for info in containers:
+            labels = info.get("Labels") or {}
+            _say(
+                f"  {info['Names'][0].lstrip('/'):40} {info.get('State', '?'):8} "
+                f"run={labels.get('autolab.run', '?')} role={labels.get('autolab.role', '?')}"
+            )
+    finally:
+        backend.close()
+    return 0
+
+
+def sweep(args: argparse.Namespace) -> int:
+    from .sandboxes.docker import LABEL_RUN, sweep_labelled, sweep_orphans
+
+    backend = _backend()
+    try:
+        if args.all:
+            removed = sweep_labelled(backend.client, {})
+            what = "autolab container(s)"
+        elif args.run:
+            removed = sweep_labelled(backend.client, {LABEL_RUN: args.run})
+            what = f"container(s) of run {args.run}"
+        else:
+            removed = sweep_orphans(backend.client)
+            what = "container(s) left by harnesses that are gone"
+        _say(f"removed {removed} {what}")
+    finally:
+        backend.close()
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="autolab", description="pytest-autolab: sandboxes and images")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    image = commands.add_parser("image", help="the Docker images tasks run in")
+    image_commands = image.add_subparsers(dest="image_command", required=True, metavar="COMMAND")
+    build = image_commands.add_parser("build", help="build the base image now (else on first use)")
+    build.add_argument("--force", action="store_true", help="rebuild even if it exists")
+    build.add_argument(
+        "--method", choices=("auto", "dockerfile", "debootstrap"), default="auto",
+        help="dockerfile needs a registry; debootstrap needs root and Debian's packages "
+        "(auto: dockerfile where the registry answers)",
+    )  # fmt: skip
+    build.set_defaults(func=image_build)
+    status = image_commands.add_parser("status", help="show the base and task images and containers")
+    status.set_defaults(func=image_status)
+
+    sweep_cmd = commands.add_parser(
+        "sweep", help="remove containers left by harnesses that died (default), a run's, or all"
+    )
+    which = sweep_cmd.add_mutually_exclusive_group()
+    which.add_argument("--all", action="store_true", help="every autolab container, live runs' too")
+    which.add_argument("--run", metavar="RUN_ID", help="the containers of one run")
+    sweep_cmd.set_defaults(func=sweep)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except SandboxError as exc:
+        print(f"autolab: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

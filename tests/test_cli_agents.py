@@ -1,0 +1,394 @@
+"""The claude and codex adapters: command lines, environment, stream parsing, errors.
+
+The end-to-end tests put a fake ``claude``/``codex`` (tests/fake_cli.py) on PATH:
+it finds the autolab MCP server the way the real CLI does, drives the lab tools
+over the real transport and prints the CLI's documented event stream.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import sys
+import tomllib
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from pytest_autolab.agents import AgentError, load_agent
+from pytest_autolab.agents.claude import DISALLOWED_TOOLS, ClaudeAgent, ClaudeStream
+from pytest_autolab.agents.codex import CodexAgent, CodexStream
+from pytest_autolab.tools import Budget
+
+from .conftest import MakeTask
+
+pytest.importorskip("mcp")
+
+FAKE_CLI = Path(__file__).resolve().parent / "fake_cli.py"
+CREDENTIAL_VARIABLES = (
+    "ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN", "CLAUDE_CODE_USE_BEDROCK",
+    "CLAUDE_CODE_USE_VERTEX", "OPENAI_API_KEY", "CODEX_API_KEY", "OPENAI_BASE_URL",
+)  # fmt: skip
+
+
+@pytest.fixture
+def fake_bin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A folder on PATH with fake ``claude`` and ``codex`` executables; keys set, home empty."""
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    for flavour in ("claude", "codex"):
+        script = folder / flavour
+        script.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{FAKE_CLI}" {flavour} "$@"\n')
+        script.chmod(script.stat().st_mode | stat.S_IXUSR)
+    for name in CREDENTIAL_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-fake")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-openai-fake")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("PATH", f"{folder}{os.pathsep}{os.environ['PATH']}")
+    return folder
+
+
+def context(time_s: float = 100.0) -> Any:
+    """The part of an AgentContext the command line and environment use."""
+    return SimpleNamespace(budget=Budget(time_s=time_s, max_evaluations=5))
+
+
+# --- missing CLI, missing key -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("agent", "install"),
+    [("claude", "npm install -g @anthropic-ai/claude-code"), ("codex", "npm install -g @openai/codex")],
+)
+def test_missing_cli_names_how_to_install_it(agent: str, install: str, fake_bin: Path) -> None:
+    with pytest.raises(AgentError) as excinfo:
+        load_agent(agent, {"executable": "no-such-cli-anywhere"})
+    message = str(excinfo.value)
+    assert "'no-such-cli-anywhere') is not on PATH" in message
+    assert f"install it with `{install}`" in message
+    assert "--autolab-agent-option executable=" in message
+
+
+def test_claude_without_credentials_names_the_key(fake_bin: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ANTHROPIC_API_KEY")
+    with pytest.raises(AgentError, match="set ANTHROPIC_API_KEY"):
+        ClaudeAgent()
+    ClaudeAgent(config_dir=str(fake_bin))  # a logged-in config folder will do instead
+
+
+def test_codex_without_credentials_names_the_key(fake_bin: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY")
+    with pytest.raises(AgentError, match=r"set OPENAI_API_KEY .* `codex login`"):
+        CodexAgent()
+    login = Path(os.environ["HOME"]) / ".codex" / "auth.json"
+    login.parent.mkdir(parents=True)
+    login.write_text('{"tokens": {}}')
+    assert CodexAgent().auth_json == login
+
+
+def test_bad_numeric_option_is_named(fake_bin: Path) -> None:
+    with pytest.raises(AgentError, match=r"claude agent option max_turns='many': expected a int"):
+        ClaudeAgent(max_turns="many")
+
+
+# --- command lines and environment ------------------------------------------------------------
+
+
+def test_claude_command_line_turns_off_every_builtin_tool(fake_bin: Path, tmp_path: Path) -> None:
+    agent = load_agent(
+        "claude",
+        {"model": "claude-sonnet-4-5", "max_turns": "50", "max_budget_usd": "2.5", "extra_args": "--effort high"},
+    )
+    argv = agent.command("PROMPT", server_url="http://127.0.0.1:1/mcp", home=tmp_path, workdir=tmp_path, ctx=context())  # type: ignore[attr-defined]
+    assert argv == [
+        str(fake_bin / "claude"), "-p",
+        "--output-format", "stream-json", "--verbose",
+        "--mcp-config", str(tmp_path / "mcp.json"), "--strict-mcp-config",
+        "--allowedTools", "mcp__autolab",
+        "--disallowedTools", ",".join(DISALLOWED_TOOLS),
+        "--max-turns", "50",
+        "--model", "claude-sonnet-4-5",
+        "--max-budget-usd", "2.5",
+        "--effort", "high",
+        "--", "PROMPT",
+    ]  # fmt: skip
+    for tool in ("Bash", "Read", "Write", "Edit", "Glob", "Grep", "WebFetch", "WebSearch", "Task"):
+        assert tool in DISALLOWED_TOOLS
+
+
+def test_claude_environment_and_mcp_config(
+    fake_bin: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
+    agent = ClaudeAgent()
+    env = agent.environment(server_token="TOKEN", server_url="http://127.0.0.1:9/mcp", home=tmp_path, ctx=context(100))
+    assert env["CLAUDE_CONFIG_DIR"] == str(tmp_path / "claude-config")
+    assert (tmp_path / "claude-config").is_dir()
+    assert env["IS_SANDBOX"] == "1"
+    assert env["CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC"] == "1"
+    assert env["MCP_TOOL_TIMEOUT"] == "220000"
+    assert env["ANTHROPIC_API_KEY"] == "sk-ant-fake"
+    config = json.loads((tmp_path / "mcp.json").read_text())
+    assert config == {"mcpServers": {"autolab": {
+        "type": "http", "url": "http://127.0.0.1:9/mcp", "headers": {"Authorization": "Bearer TOKEN"}}}}  # fmt: skip
+    assert stat.S_IMODE((tmp_path / "mcp.json").stat().st_mode) == 0o600
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    monkeypatch.delenv("IS_SANDBOX", raising=False)
+    env = ClaudeAgent().environment(server_token="T", server_url="u", home=tmp_path, ctx=context())
+    assert "IS_SANDBOX" not in env
+
+
+def test_codex_command_line_and_config_home(fake_bin: Path, tmp_path: Path) -> None:
+    agent = CodexAgent(model="gpt-5-codex", reasoning_effort="high")
+    work = tmp_path / "work"
+    argv = agent.command("PROMPT", server_url="http://127.0.0.1:9/mcp", home=tmp_path, workdir=work, ctx=context())
+    assert argv == [
+        str(fake_bin / "codex"), "exec", "--json", "--skip-git-repo-check",
+        "--cd", str(work), "--sandbox", "read-only",
+        "--model", "gpt-5-codex",
+        "-c", 'model_reasoning_effort="high"',
+        "--", "PROMPT",
+    ]  # fmt: skip
+    env = agent.environment(server_token="TOKEN", server_url="http://127.0.0.1:9/mcp", home=tmp_path, ctx=context(100))
+    home = tmp_path / "codex-home"
+    assert env["CODEX_HOME"] == str(home)
+    assert env["AUTOLAB_MCP_TOKEN"] == "TOKEN"
+    config = tomllib.loads((home / "config.toml").read_text())
+    assert config["approval_policy"] == "never"
+    assert config["features"]["shell_tool"] is False
+    assert config["features"]["web_search_request"] is False
+    assert config["mcp_servers"] == {"autolab": {
+        "url": "http://127.0.0.1:9/mcp", "bearer_token_env_var": "AUTOLAB_MCP_TOKEN",
+        "startup_timeout_sec": 30, "tool_timeout_sec": 220}}  # fmt: skip
+    assert "model_provider" not in config
+    assert json.loads((home / "auth.json").read_text()) == {"OPENAI_API_KEY": "sk-openai-fake"}
+    assert stat.S_IMODE((home / "auth.json").stat().st_mode) == 0o600
+
+
+def test_codex_base_url_becomes_a_responses_provider(fake_bin: Path, tmp_path: Path) -> None:
+    agent = CodexAgent(base_url="http://127.0.0.1:4000/v1")
+    agent.environment(server_token="T", server_url="http://127.0.0.1:9/mcp", home=tmp_path, ctx=context())
+    config = tomllib.loads((tmp_path / "codex-home" / "config.toml").read_text())
+    assert config["model_provider"] == "autolab-endpoint"
+    provider = config["model_providers"]["autolab-endpoint"]
+    assert (provider["base_url"], provider["wire_api"], provider["env_key"]) == (
+        "http://127.0.0.1:4000/v1", "responses", "OPENAI_API_KEY"
+    )
+
+
+# --- stream parsing: the documented shapes ----------------------------------------------------
+
+CLAUDE_INIT = {"type": "system", "subtype": "init", "session_id": "s", "model": "claude-x",
+               "mcp_servers": [{"name": "autolab", "status": "connected"}]}  # fmt: skip
+
+
+def claude_message(msg_id: str, *blocks: dict[str, Any]) -> dict[str, Any]:
+    usage = {"input_tokens": 5, "cache_creation_input_tokens": 50, "cache_read_input_tokens": 500, "output_tokens": 7}
+    return {"type": "assistant", "message": {"id": msg_id, "content": list(blocks), "usage": usage}}
+
+
+TOOL_USE = {"type": "tool_use", "id": "t1", "name": "mcp__autolab__evaluate", "input": {}}
+
+
+def feed(parser: ClaudeStream | CodexStream, events: list[dict[str, Any]]) -> None:
+    for event in events:
+        parser.feed_line(json.dumps(event) + "\n")
+
+
+def test_claude_success_result_gives_turns_tokens_cost_and_message() -> None:
+    stream = ClaudeStream()
+    feed(stream, [CLAUDE_INIT, claude_message("m1", TOOL_USE), {"type": "result", "subtype": "success",
+         "is_error": False, "num_turns": 4, "result": "Done: 10.", "total_cost_usd": 0.25, "duration_ms": 900,
+         "usage": {"input_tokens": 10, "cache_creation_input_tokens": 20, "cache_read_input_tokens": 70,
+                   "output_tokens": 30}}])  # fmt: skip
+    stream.feed_line("not json\n")
+    outcome = stream.outcome(returncode=0, stopped=None, stderr="")
+    assert (outcome.stop_reason, outcome.message) == ("done", "Done: 10.")
+    usage = outcome.usage
+    assert (usage["turns"], usage["cost_usd"], usage["duration_ms"]) == (4, 0.25, 900)
+    assert (usage["input_tokens"], usage["cached_tokens"], usage["output_tokens"]) == (100, 70, 30)
+    assert (usage["model"], usage["mcp_status"], usage["tool_uses"]) == ("claude-x", "connected", 1)
+    assert stream.garbage == 1
+
+
+def test_claude_max_turns_result_is_a_stop_not_an_error() -> None:
+    stream = ClaudeStream()
+    feed(stream, [CLAUDE_INIT, claude_message("m1", TOOL_USE),
+                  {"type": "result", "subtype": "error_max_turns", "is_error": True, "num_turns": 51,
+                   "total_cost_usd": 1.5, "usage": {}}])  # fmt: skip
+    outcome = stream.outcome(returncode=1, stopped=None, stderr="")
+    assert outcome.stop_reason == "max_turns"
+    assert outcome.usage["turns"] == 51
+
+
+def test_claude_error_before_any_tool_call_is_an_agent_error() -> None:
+    stream = ClaudeStream()
+    feed(stream, [{**CLAUDE_INIT, "mcp_servers": [{"name": "autolab", "status": "failed"}]},
+                  {"type": "result", "subtype": "success", "is_error": True, "num_turns": 1,
+                   "result": "Invalid API key · Fix external API key"}])  # fmt: skip
+    with pytest.raises(AgentError, match=r"Claude Code failed; Invalid API key.*autolab MCP server was failed.*boom"):
+        stream.outcome(returncode=1, stopped=None, stderr="boom")
+
+
+def test_claude_error_after_tool_calls_is_a_stop_so_the_files_are_scored() -> None:
+    stream = ClaudeStream()
+    feed(stream, [CLAUDE_INIT, claude_message("m1", TOOL_USE),
+                  {"type": "result", "subtype": "error_during_execution", "is_error": True, "num_turns": 2}])  # fmt: skip
+    assert stream.outcome(returncode=1, stopped=None, stderr="").stop_reason == "error"
+
+
+def test_claude_killed_before_the_result_line_sums_the_messages() -> None:
+    stream = ClaudeStream()
+    text = {"type": "text", "text": "trying a 62-comparator network"}
+    # One message arrives as several events with the same id and usage: counted once.
+    feed(stream, [CLAUDE_INIT, claude_message("m1", text), claude_message("m1", TOOL_USE), claude_message("m2", TOOL_USE)])
+    outcome = stream.outcome(returncode=-9, stopped="budget", stderr="")
+    assert (outcome.stop_reason, outcome.message) == ("budget", "trying a 62-comparator network")
+    usage = outcome.usage
+    assert (usage["turns"], usage["input_tokens"], usage["cached_tokens"], usage["output_tokens"]) == (2, 1110, 1000, 14)
+    assert usage["cost_usd"] is None
+
+
+def test_claude_crash_without_result_and_without_work_is_an_agent_error() -> None:
+    stream = ClaudeStream()
+    with pytest.raises(AgentError, match=r"exited with code 2 before its result line.*unknown option '--strict-mcp-config'"):
+        stream.outcome(returncode=2, stopped=None, stderr="error: unknown option '--strict-mcp-config'\n")
+
+
+CODEX_TOOL_CALL = {"type": "item.completed", "item": {"id": "i1", "type": "mcp_tool_call", "server": "autolab",
+                                                       "tool": "evaluate", "arguments": {}, "status": "completed"}}  # fmt: skip
+
+
+def test_codex_success_gives_tokens_tool_calls_and_message() -> None:
+    stream = CodexStream(prices=(1.0, 10.0))
+    feed(stream, [{"type": "thread.started", "thread_id": "t-9"}, {"type": "turn.started"},
+                  {"type": "item.completed", "item": {"id": "i0", "type": "reasoning", "text": "hm"}},
+                  CODEX_TOOL_CALL,
+                  {"type": "item.completed", "item": {"id": "i2", "type": "agent_message", "text": "All done."}},
+                  {"type": "turn.completed", "usage": {"input_tokens": 1000, "cached_input_tokens": 800,
+                                                       "output_tokens": 100}}])  # fmt: skip
+    outcome = stream.outcome(returncode=0, stopped=None, stderr="")
+    assert (outcome.stop_reason, outcome.message) == ("done", "All done.")
+    usage = outcome.usage
+    assert (usage["thread_id"], usage["turns"], usage["tool_calls"]) == ("t-9", 1, {"evaluate": 1})
+    assert (usage["input_tokens"], usage["cached_tokens"], usage["output_tokens"]) == (1000, 800, 100)
+    assert usage["cost_usd"] == pytest.approx(0.002)
+
+
+def test_codex_failed_turn_before_any_tool_call_is_an_agent_error() -> None:
+    stream = CodexStream()
+    feed(stream, [{"type": "thread.started", "thread_id": "t"}, {"type": "error", "message": "stream error: 401"},
+                  {"type": "turn.failed", "error": {"message": "401 Unauthorized"}}])  # fmt: skip
+    with pytest.raises(AgentError, match="Codex failed: 401 Unauthorized"):
+        stream.outcome(returncode=1, stopped=None, stderr="")
+
+
+def test_codex_failure_after_tool_calls_is_a_stop() -> None:
+    stream = CodexStream()
+    feed(stream, [CODEX_TOOL_CALL, {"type": "turn.failed", "error": {"message": "context window exceeded"}}])
+    outcome = stream.outcome(returncode=1, stopped=None, stderr="")
+    assert (outcome.stop_reason, outcome.message) == ("error", "context window exceeded")
+
+
+def test_codex_killed_before_the_turn_completed() -> None:
+    stream = CodexStream()
+    feed(stream, [{"type": "thread.started", "thread_id": "t"}, CODEX_TOOL_CALL])
+    outcome = stream.outcome(returncode=-15, stopped="budget", stderr="")
+    assert outcome.stop_reason == "budget"
+    assert (outcome.usage["turns"], outcome.usage["tool_calls"]) == (0, {"evaluate": 1})
+
+
+# --- end to end: a real inner pytest run with the fake CLI on PATH ------------------------------
+
+
+def run_cli_agent(
+    pytester: pytest.Pytester, make_task: MakeTask, agent: str, *args: str
+) -> tuple[pytest.RunResult, Path]:
+    make_task()
+    result = pytester.runpytest_subprocess(
+        "tasks", "-p", "no:cacheprovider", f"--autolab-agent={agent}", "--autolab-sandbox=local", *args
+    )
+    (run,) = sorted((pytester.path / ".autolab" / "runs").iterdir())
+    return result, run / "toy"
+
+
+@pytest.mark.parametrize("agent", ["claude", "codex"])
+def test_cli_agent_works_through_the_mcp_server_and_is_scored(
+    agent: str, pytester: pytest.Pytester, make_task: MakeTask, fake_bin: Path, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    record = tmp_path / "record.json"
+    monkeypatch.setenv("FAKE_CLI_RECORD", str(record))
+    result, folder = run_cli_agent(pytester, make_task, agent)
+
+    assert result.ret == 0, result.stdout.str()
+    outcome = json.loads((folder / "result.json").read_text())
+    assert (outcome["status"], outcome["metric"], outcome["reward"]) == ("scored", 10.0, 0.5)
+    assert outcome["evaluations"] == 1
+    assert outcome["usage"]["stop_reason"] == "done"
+    assert outcome["usage"]["message"] == "value.txt now holds 10."
+    assert outcome["loop"]["improvements"] == 1
+    # What the CLI got: an empty working directory, stdin closed, the server's token.
+    seen = json.loads(record.read_text())
+    assert seen["cwd_entries"] == []
+    assert seen["stdin"] == ""
+    assert seen["argv"][-2:-1] == ["--"]
+    assert seen["argv"][-1].startswith("Make the number in value.txt as small as you can.")
+    assert "evaluate (scores the editable files" in seen["argv"][-1]
+    if agent == "claude":
+        assert outcome["usage"]["cost_usd"] == 0.0123
+        assert outcome["usage"]["turns"] == 3
+        assert seen["env"]["CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC"] == "1"
+    else:
+        assert outcome["usage"]["tool_calls"] == {"write_file": 1, "evaluate": 1}
+        assert outcome["usage"]["input_tokens"] == 2000
+        assert seen["env"]["AUTOLAB_MCP_TOKEN"]
+    # The run directory keeps the raw stream, the journal of tool calls and the command line.
+    agent_dir = folder / "agent"
+    stream = [json.loads(line) for line in (agent_dir / f"{agent}.jsonl").read_text().splitlines()]
+    assert stream
+    journal = [json.loads(line) for line in (agent_dir / "tool_calls.jsonl").read_text().splitlines()]
+    assert [j["tool"] for j in journal] == ["write_file", "evaluate"]
+    command = json.loads((agent_dir / "command.json").read_text())
+    assert command["argv"][-1] == "<prompt>"
+    assert "sk-" not in (agent_dir / "command.json").read_text()
+
+
+@pytest.mark.parametrize("agent", ["claude", "codex"])
+def test_cli_agent_failing_at_once_is_an_agent_error(
+    agent: str, pytester: pytest.Pytester, make_task: MakeTask, fake_bin: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAKE_CLI_MODE", "fail")
+    result, folder = run_cli_agent(pytester, make_task, agent)
+    outcome = json.loads((folder / "result.json").read_text())
+    assert outcome["status"] == "agent_error"
+    assert ("Invalid API key" if agent == "claude" else "401 Unauthorized") in outcome["reason"]
+    result.stdout.fnmatch_lines(["*toy*agent_error*"])
+
+
+def test_cli_agent_still_running_at_the_deadline_is_killed_and_scored(
+    pytester: pytest.Pytester, make_task: MakeTask, fake_bin: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAKE_CLI_MODE", "hang")
+    # 60 s x 0.1: six seconds of budget; the fake wrote value.txt and then hangs.
+    result, folder = run_cli_agent(pytester, make_task, "claude", "--autolab-budget-scale=0.1")
+    assert result.ret == 0, result.stdout.str()
+    outcome = json.loads((folder / "result.json").read_text())
+    assert (outcome["status"], outcome["metric"]) == ("scored", 10.0)
+    assert outcome["usage"]["stop_reason"] == "budget"
+    assert outcome["usage"]["turns"] == 1
+    assert outcome["agent_time_s"] < 6 + 5
+
+
+def test_a_run_without_the_cli_reports_how_to_install_it(
+    pytester: pytest.Pytester, make_task: MakeTask, fake_bin: Path
+) -> None:
+    result, folder = run_cli_agent(pytester, make_task, "claude", "--autolab-agent-option=executable=no-claude-here")
+    outcome = json.loads((folder / "result.json").read_text())
+    assert outcome["status"] == "error"
+    assert "install it with `npm install -g @anthropic-ai/claude-code`" in outcome["reason"]
+    result.stdout.fnmatch_lines(["*toy: error: *not on PATH: install it with `npm install -g @anthropic-ai/claude-code`*"])
