@@ -37,6 +37,9 @@ from .tools import Budget, BudgetExhausted, LabTools
 
 __all__ = ["AgentRun", "Lab", "RunSettings", "Submission", "Verdict", "hidden_seed"]
 
+#: Seconds a sandbox outlives the work it was started for (start-up, snapshot, teardown).
+SANDBOX_SLACK_S = 300.0
+
 
 def hang_grace_s(budget_s: float) -> float:
     """Seconds an agent may run past its budget before it is abandoned as hung."""
@@ -249,7 +252,12 @@ class Lab:
         try:
             agent = self.agent
             self.backend.prepare(task)
-            sandbox = self.backend.start(task, role="agent", labels=self.labels(task, "agent"))
+            sandbox = self.backend.start(
+                task,
+                role="agent",
+                labels=self.labels(task, "agent"),
+                lifetime_s=budget.time_s + hang_grace_s(budget.time_s) + SANDBOX_SLACK_S,
+            )
         except (AgentError, SandboxError) as exc:
             return AgentRun("error", {}, reason=str(exc), budget=budget_info, started_at=started_at)
 
@@ -355,7 +363,12 @@ class Lab:
         """A FRESH sandbox from the pristine environment with ``files`` put in."""
         role = "verify" if hidden else "evaluate"
         self.backend.prepare(task)
-        sandbox = self.backend.start(task, role=role, labels=self.labels(task, role))
+        sandbox = self.backend.start(
+            task,
+            role=role,
+            labels=self.labels(task, role),
+            lifetime_s=task.verifier_timeout_s + SANDBOX_SLACK_S,
+        )
         try:
             sandbox.write_files(files)
         except BaseException:

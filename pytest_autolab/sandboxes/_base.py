@@ -200,11 +200,14 @@ class SandboxBackend(Protocol):
         """Build or reuse what the task's sandboxes start from (its image)."""
         ...
 
-    def start(self, task: Task, *, role: str, labels: Mapping[str, str]) -> Sandbox:
+    def start(
+        self, task: Task, *, role: str, labels: Mapping[str, str], lifetime_s: float | None = None
+    ) -> Sandbox:
         """Start a fresh sandbox from the pristine task environment.
 
         ``role`` is "agent", "evaluate" or "verify"; ``labels`` identify the run
-        (run id, task) so that leftovers can be swept.
+        (run id, task) so that leftovers can be swept; after ``lifetime_s`` a
+        backend may stop the sandbox by itself (a killed harness leaves nothing running).
         """
         ...
 

@@ -333,7 +333,14 @@ class LocalBackend:
         if not task.environment_dir.is_dir():
             raise SandboxError(f"{task.environment_dir} is not a folder")
 
-    def start(self, task: Task, *, role: str, labels: Mapping[str, str] | None = None) -> LocalSandbox:
+    def start(
+        self,
+        task: Task,
+        *,
+        role: str,
+        labels: Mapping[str, str] | None = None,
+        lifetime_s: float | None = None,  # local sandboxes end with the process that made them
+    ) -> LocalSandbox:
         base = _sandbox_root(self.run_id)
         base.mkdir(parents=True, exist_ok=True)
         root = Path(tempfile.mkdtemp(prefix=f"{task.name}-{role}-", dir=base))
