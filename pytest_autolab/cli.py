@@ -1,7 +1,8 @@
-"""The ``autolab`` command: images and leftovers of the Docker backend.
+"""The ``autolab`` command: results, images and leftovers of the Docker backend.
 
 ::
 
+    autolab report RUN_DIR [RUN_DIR ...] [--json PATH]
     autolab image build [--force] [--method auto|dockerfile|debootstrap]
     autolab image status
     autolab sweep [--all | --run RUN_ID]
@@ -112,9 +113,36 @@ def sweep(args: argparse.Namespace) -> int:
     return 0
 
 
+def report(args: argparse.Namespace) -> int:
+    """Print the table of one or more run directories (merged: a CI matrix's jobs)."""
+    from pathlib import Path
+
+    from .report import format_table, load_results, summarize
+    from .results import atomic_write_json
+
+    try:
+        results = load_results([Path(p) for p in args.runs])
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"autolab report: {exc}", file=sys.stderr)
+        return 2
+    for line in format_table(results):
+        _say(line)
+    if args.json:
+        atomic_write_json(Path(args.json), summarize(results))
+        _say(f"summary: {args.json}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="autolab", description="pytest-autolab: sandboxes and images")
+    parser = argparse.ArgumentParser(prog="autolab", description="pytest-autolab: results, sandboxes and images")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    report_cmd = commands.add_parser(
+        "report", help="print the results table of run directories, merged (e.g. a CI matrix's jobs)"
+    )
+    report_cmd.add_argument("runs", nargs="+", metavar="RUN_DIR", help="a run directory or a result.json")
+    report_cmd.add_argument("--json", metavar="PATH", help="also write the merged summary JSON here")
+    report_cmd.set_defaults(func=report)
 
     image = commands.add_parser("image", help="the Docker images tasks run in")
     image_commands = image.add_subparsers(dest="image_command", required=True, metavar="COMMAND")

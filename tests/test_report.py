@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -42,3 +43,17 @@ def test_results_of_several_runs_merge(tmp_path: Path) -> None:
     assert [(r.task, r.reward) for r in merged] == [("a", 0.75), ("b", 1.0)]
     with pytest.raises(FileNotFoundError, match=r"no result\.json found"):
         load_results([tmp_path / "empty"])
+
+
+def test_the_report_command_merges_run_directories(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from pytest_autolab.cli import main
+
+    atomic_write_json(tmp_path / "job1" / "a" / "result.json", result("a", "faster", 0.5).to_json())
+    atomic_write_json(tmp_path / "job2" / "b" / "result.json", result("b", "smaller", 1.0).to_json())
+    out_json = tmp_path / "summary.json"
+    assert main(["report", str(tmp_path / "job1"), str(tmp_path / "job2"), "--json", str(out_json)]) == 0
+    printed = capsys.readouterr().out
+    assert "mean reward: 0.750 over 2 task(s)" in printed
+    assert json.loads(out_json.read_text())["mean_reward_by_axis"] == {"faster": 0.5, "smaller": 1.0}
+    assert main(["report", str(tmp_path / "nothing-here")]) == 2
+    assert "no result.json found" in capsys.readouterr().err
