@@ -416,6 +416,9 @@ class AutolabPlugin:
             notes.extend(self._lab.notes)
         for note in dict.fromkeys(notes):
             tr.write_line(f"note: {note}")
+        backends = sorted({r.sandbox for r in self.results.values() if r.sandbox})
+        if backends:
+            tr.write_line(f"sandbox: {', '.join(backends)}; agent: {self.settings.agent}")
         tr.write_line(f"results: {self.settings.run_dir}")
 
 
