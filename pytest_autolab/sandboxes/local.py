@@ -15,7 +15,6 @@ Layout of one sandbox::
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import os
 import resource
@@ -36,6 +35,7 @@ from typing import IO, TYPE_CHECKING
 from ._base import (
     DEFAULT_OUTPUT_LIMIT,
     ExecResult,
+    OutputCap,
     SandboxError,
     SnapshotError,
     SnapshotLimits,
@@ -58,41 +58,22 @@ def _sandbox_root(run_id: str) -> Path:
 
 
 class _CappedReader(threading.Thread):
-    """Drains a pipe, keeping the first and the last ``limit // 2`` bytes."""
+    """Drains a pipe into an OutputCap (first and last ``limit // 2`` bytes kept)."""
 
     def __init__(self, pipe: IO[bytes], limit: int) -> None:
         super().__init__(daemon=True)
         self.pipe = pipe
-        self.half = max(limit // 2, 1)
-        self.head = bytearray()
-        self.tail: collections.deque[bytes] = collections.deque()
-        self.tail_len = 0
-        self.total = 0
+        self.cap = OutputCap(limit)
 
     def run(self) -> None:
         try:
             while chunk := self.pipe.read1(65536):  # type: ignore[attr-defined]
-                self.total += len(chunk)
-                room = self.half - len(self.head)
-                if room > 0:
-                    self.head += chunk[:room]
-                    chunk = chunk[room:]
-                if chunk:
-                    self.tail.append(chunk)
-                    self.tail_len += len(chunk)
-                    while self.tail_len - len(self.tail[0]) >= self.half:
-                        self.tail_len -= len(self.tail.popleft())
+                self.cap.feed(chunk)
         except (OSError, ValueError):
             pass  # the pipe was closed under us after a kill
 
     def result(self) -> tuple[str, int]:
-        tail = b"".join(self.tail)[-self.half :] if self.tail else b""
-        cut = self.total - len(self.head) - len(tail)
-        if cut <= 0:
-            return (bytes(self.head) + tail).decode("utf-8", "replace"), 0
-        head_text = bytes(self.head).decode("utf-8", "replace")
-        tail_text = tail.decode("utf-8", "replace")
-        return f"{head_text}\n[... {cut} bytes cut by autolab ...]\n{tail_text}", cut
+        return self.cap.result()
 
 
 class LocalSandbox:
