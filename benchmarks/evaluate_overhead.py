@@ -108,7 +108,8 @@ def measure(task: Task, calls: int, sandbox: str) -> dict[str, float]:
                       file=sys.stderr)  # fmt: skip
         finally:
             agent_sandbox.close()
-            lab.backend.sweep(lab.labels(task, "agent"))
+            for run_id in ("overhead", "overhead-inprocess"):  # the evaluations' scratch sandboxes too
+                lab.backend.sweep({"autolab.run": run_id})
     return {
         "evaluate_s": statistics.median(evaluate_s),
         "verifier_s": statistics.median(verifier_s),

@@ -146,7 +146,6 @@ def test_scripted_agent_recovers_from_a_broken_network_and_reaches_the_reference
     assert trajectory[3]["observations"][0]["name"] == "evaluate"
 
 
-@pytest.mark.slow
 def test_rate_limit_is_retried_and_the_run_goes_on(pytester: pytest.Pytester, sorting_task: Path) -> None:
     script = [
         status(429, retry_after="0", message="rate limited"),
