@@ -454,6 +454,13 @@ class Lab:
         if not result.resumed:
             atomic_write_json(self.task_dir_named(result.task) / "result.json", result.to_json())
 
+    def close(self) -> None:
+        """Release the backend's resources (a Docker client's connections)."""
+        backend, self._backend = self._backend, None
+        close = getattr(backend, "close", None)
+        if callable(close):
+            close()
+
     def task_dir_named(self, name: str) -> Path:
         return self.settings.run_dir / name
 

@@ -360,6 +360,10 @@ class AutolabPlugin:
                 if result is not None:
                     self.results[name] = result
 
+    def pytest_unconfigure(self, config: pytest.Config) -> None:
+        if self._lab is not None:
+            self._lab.close()  # the engine client's connections, not the results
+
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if self.evaluate_dir:
             self._finish_evaluation()
