@@ -13,6 +13,7 @@ collects those reports, prints the table and writes summary.json.
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import json
 import math
@@ -28,7 +29,7 @@ import pytest
 from .agents import AgentError, resolve_agent
 from .lab import Lab, RunSettings, Submission, Verdict, run_metadata
 from .report import format_table, summarize
-from .results import TaskResult, atomic_write_json
+from .results import TaskResult, atomic_write_json, load_result
 from .sandboxes import SandboxError, sweep_run
 from .tasks import Task, TaskFileError, find_task_dir, load_task
 
@@ -105,15 +106,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="score the agent's final files (default, as AutoLab) or its best evaluated snapshot",
     )
     # Internal: the evaluate() tool runs a task's verifier in a child pytest with these.
-    group.addoption("--autolab-evaluate", metavar="DIR", default=None, help=argparse_suppress())
-    group.addoption("--autolab-evaluate-out", metavar="PATH", default=None, help=argparse_suppress())
-    group.addoption("--autolab-run-id", metavar="ID", default=None, help=argparse_suppress())
-
-
-def argparse_suppress() -> str:
-    import argparse
-
-    return argparse.SUPPRESS
+    group.addoption("--autolab-evaluate", metavar="DIR", default=None, help=argparse.SUPPRESS)
+    group.addoption("--autolab-evaluate-out", metavar="PATH", default=None, help=argparse.SUPPRESS)
+    group.addoption("--autolab-run-id", metavar="ID", default=None, help=argparse.SUPPRESS)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -217,6 +212,7 @@ class AutolabPlugin:
         self.verdicts: dict[str, Verdict] = {}
         self.results: dict[str, TaskResult] = {}
         self.task_names_seen: set[str] = set()
+        self._task_of_file: dict[str, str | None] = {}
 
     @property
     def lab(self) -> Lab:
@@ -342,6 +338,13 @@ class AutolabPlugin:
         return report
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        # The controller of an xdist run collects nothing: learn the tasks from their reports.
+        file_part = report.nodeid.split("::", 1)[0]
+        if file_part not in self._task_of_file:
+            task_dir = find_task_dir((self.config.rootpath / file_part).parent)
+            self._task_of_file[file_part] = task_dir.name if task_dir else None
+        if (name := self._task_of_file[file_part]) is not None:
+            self.task_names_seen.add(name)
         for key, value in report.user_properties:
             if key == "autolab.result" and isinstance(value, str):
                 result = TaskResult.from_json(json.loads(value))
@@ -354,8 +357,6 @@ class AutolabPlugin:
         for name in sorted(self.task_names_seen - set(self.results)):
             path = self.settings.run_dir / name / "result.json"
             if path.exists():
-                from .results import load_result
-
                 result = load_result(path)
                 if result is not None:
                     self.results[name] = result
