@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import textwrap
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +58,53 @@ def toy_toml(**overrides: Any) -> str:
     return "\n".join(lines) + "\n"
 
 
+#: The toy task's instruction.md.
+TOY_INSTRUCTION = "Make the number in value.txt as small as you can.\n"
+
+
+def write_task(
+    root: Path,
+    name: str,
+    *,
+    environment: Mapping[str, str | bytes],
+    verifier: str = TOY_VERIFIER,
+    solution: Mapping[str, str] | None = None,
+    dockerfile: str | None = None,
+    instruction: str = TOY_INSTRUCTION,
+    executable: Collection[str] = (),
+    toml: str | None = None,
+    **toml_overrides: Any,
+) -> Path:
+    """Write ``root/tasks/<name>/`` and return that folder.
+
+    task.toml is ``toml`` if given, else ``toy_toml(**toml_overrides)``; ``environment``
+    (and ``solution``, if any) map relative paths to contents; ``executable`` names the
+    environment files to mark 0o755; ``dockerfile`` becomes environment/Dockerfile.
+    """
+    folder = root / "tasks" / name
+    files: dict[str, str | bytes] = {
+        "task.toml": toml if toml is not None else toy_toml(**toml_overrides),
+        "instruction.md": instruction,
+        f"test_{name}.py": textwrap.dedent(verifier),
+    }
+    for rel, content in environment.items():
+        files[f"environment/{rel}"] = content
+    if dockerfile is not None:
+        files["environment/Dockerfile"] = dockerfile
+    for rel, content in (solution or {}).items():
+        files[f"solution/{rel}"] = content
+    for rel, content in files.items():
+        path = folder / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content)
+    for rel in executable:
+        (folder / "environment" / rel).chmod(0o755)
+    return folder
+
+
 MakeTask = Callable[..., Path]
 
 
@@ -74,21 +121,15 @@ def make_task(pytester: pytest.Pytester) -> MakeTask:
         verifier: str = TOY_VERIFIER,
         **toml_overrides: Any,
     ) -> Path:
-        root = pytester.path / "tasks" / name
-        files = {
-            "task.toml": toml if toml is not None else toy_toml(**toml_overrides),
-            "instruction.md": "Make the number in value.txt as small as you can.\n",
-            f"test_{name}.py": textwrap.dedent(verifier),
-        }
-        for rel, text in (environment or {"value.txt": "100\n"}).items():
-            files[f"environment/{rel}"] = text
-        for rel, text in (solution or {"value.txt": "10\n"}).items():
-            files[f"solution/{rel}"] = text
-        for rel, text in files.items():
-            path = root / rel
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text)
-        return root
+        return write_task(
+            pytester.path,
+            name,
+            toml=toml,
+            environment=environment or {"value.txt": "100\n"},
+            solution=solution or {"value.txt": "10\n"},
+            verifier=verifier,
+            **toml_overrides,
+        )
 
     return make
 

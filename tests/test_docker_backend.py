@@ -33,30 +33,7 @@ from pytest_autolab.sandboxes.docker import (
 )
 from pytest_autolab.tasks import Task, load_task
 
-TASK_TOML = """\
-version = "1.0"
-[agent]
-timeout_sec = 60
-[verifier]
-timeout_sec = 60
-[environment]
-cpus = 1.5
-memory_mb = 256
-storage_mb = 512
-allow_internet = false
-[optimization]
-metric = "seconds"
-direction = "lower"
-[optimization.baseline]
-score = 10
-[optimization.reference]
-score = 1
-[autolab]
-axis = "faster"
-scale = "log"
-editable = ["solve.py"]
-"""
-
+from .conftest import write_task
 
 PROBE_VERIFIER = """\
 def test_solve_runs(submission, record_metric):
@@ -67,16 +44,29 @@ def test_solve_runs(submission, record_metric):
 
 
 def make_task(root: Path, name: str = "docker_probe", dockerfile: str | None = None) -> Task:
-    folder = root / name
-    (folder / "environment").mkdir(parents=True)
-    (folder / "task.toml").write_text(TASK_TOML)
-    (folder / "instruction.md").write_text("Make it faster.\n")
-    (folder / f"test_{name}.py").write_text(PROBE_VERIFIER)
-    (folder / "environment" / "solve.py").write_text("print('baseline')\n")
-    (folder / "environment" / "helper.txt").write_text("read-only\n")
-    if dockerfile is not None:
-        (folder / "environment" / "Dockerfile").write_text(dockerfile)
-    return load_task(folder)
+    """root/tasks/<name>/: solve.py to make faster, helper.txt beside it."""
+    return load_task(
+        write_task(
+            root,
+            name,
+            environment={"solve.py": "print('baseline')\n", "helper.txt": "read-only\n"},
+            verifier=PROBE_VERIFIER,
+            dockerfile=dockerfile,
+            instruction="Make it faster.\n",
+            **{
+                "environment.cpus": 1.5,
+                "environment.memory_mb": 256,
+                "environment.storage_mb": 512,
+                "environment.allow_internet": False,
+                "optimization.metric": "seconds",
+                "optimization.baseline.score": 10,
+                "optimization.reference.score": 1,
+                "autolab.axis": "faster",
+                "autolab.editable": ["solve.py"],
+                "autolab.max_evaluations": None,
+            },
+        )
+    )
 
 
 @pytest.fixture(scope="module")
@@ -499,7 +489,7 @@ def test_the_verifier_gets_a_fresh_container_with_only_the_editable_files(
 def test_a_hostile_agent_is_rejected_with_reward_zero(tmp_path: Path, backend: DockerBackend) -> None:
     """End to end: an agent that leaves a link to /etc/passwd scores 0, and nothing
     of /etc/passwd reaches the run directory."""
-    make_task(tmp_path / "tasks", name="hostile_probe")
+    make_task(tmp_path, name="hostile_probe")
     agent = tmp_path / "hostile_agent.py"
     agent.write_text(
         textwrap.dedent(
@@ -542,7 +532,7 @@ def test_evaluate_runs_the_verifier_in_docker_reusing_the_image(
 ) -> None:
     """evaluate() runs the verifier in a child pytest with --autolab-sandbox=docker: it finds
     the task image by its content-hash tag (no rebuild) and scores in a scratch container."""
-    make_task(tmp_path / "tasks", name="evaluate_probe")
+    make_task(tmp_path, name="evaluate_probe")
     agent = tmp_path / "evaluating_agent.py"
     agent.write_text(
         textwrap.dedent(

@@ -31,36 +31,37 @@ from pytest_autolab.sandboxes.images import (
 )
 from pytest_autolab.tasks import Task, load_task
 
-TASK_TOML = """\
-version = "1.0"
-[environment]
-memory_mb = 256
-[optimization]
-metric = "seconds"
-direction = "lower"
-[optimization.baseline]
-score = 10
-[optimization.reference]
-score = 1
-[autolab]
-axis = "faster"
-scale = "log"
-editable = ["main.c"]
-"""
+from .conftest import write_task
 
 
 def make_task(root: Path, name: str = "image_probe", dockerfile: str | None = None, marker: str = "") -> Task:
-    folder = root / name
-    (folder / "environment" / "src").mkdir(parents=True)
-    (folder / "task.toml").write_text(TASK_TOML)
-    (folder / "instruction.md").write_text("Make it faster.\n")
-    (folder / f"test_{name}.py").write_text("def test_nothing():\n    pass\n")
-    (folder / "environment" / "main.c").write_text(f"int main(void) {{ return 0; }} /* {marker} */\n")
-    (folder / "environment" / "src" / "run.sh").write_text("#!/bin/sh\necho run\n")
-    (folder / "environment" / "src" / "run.sh").chmod(0o755)
-    if dockerfile is not None:
-        (folder / "environment" / "Dockerfile").write_text(dockerfile)
-    return load_task(folder)
+    """root/tasks/<name>/: main.c (``marker`` makes its content new) and src/run.sh."""
+    return load_task(
+        write_task(
+            root,
+            name,
+            environment={
+                "main.c": f"int main(void) {{ return 0; }} /* {marker} */\n",
+                "src/run.sh": "#!/bin/sh\necho run\n",
+            },
+            executable=["src/run.sh"],
+            verifier="def test_nothing():\n    pass\n",
+            dockerfile=dockerfile,
+            instruction="Make it faster.\n",
+            **{
+                "agent.timeout_sec": None,
+                "verifier.timeout_sec": None,
+                "environment.cpus": None,
+                "environment.memory_mb": 256,
+                "optimization.metric": "seconds",
+                "optimization.baseline.score": 10,
+                "optimization.reference.score": 1,
+                "autolab.axis": "faster",
+                "autolab.editable": ["main.c"],
+                "autolab.max_evaluations": None,
+            },
+        )
+    )
 
 
 def copy_definition(tmp_path: Path) -> Path:

@@ -27,42 +27,30 @@ from pytest_autolab.sandboxes import (
 from pytest_autolab.sandboxes.local import LocalBackend
 from pytest_autolab.tasks import Task, load_task
 
-TASK_TOML = """\
-version = "1.0"
-[agent]
-timeout_sec = 60
-[verifier]
-timeout_sec = 60
-[environment]
-cpus = 1
-memory_mb = 512
-storage_mb = 2048
-[optimization]
-metric = "seconds"
-direction = "lower"
-[optimization.baseline]
-score = 10
-[optimization.reference]
-score = 1
-[autolab]
-axis = "faster"
-scale = "log"
-editable = ["prog.sh"]
-"""
+from .conftest import write_task
 
 
-def make_task(root: Path, name: str = "contract_probe", toml: str = TASK_TOML) -> Task:
-    """A small task folder: enough for a sandbox to start from."""
-    folder = root / name
-    (folder / "environment" / "data").mkdir(parents=True)
-    (folder / "task.toml").write_text(toml)
-    (folder / "instruction.md").write_text("Make prog.sh faster.\n")
-    (folder / f"test_{name}.py").write_text("def test_nothing():\n    pass\n")
-    prog = folder / "environment" / "prog.sh"
-    prog.write_text("#!/bin/sh\necho slow\n")
-    prog.chmod(0o755)
-    (folder / "environment" / "data" / "input.txt").write_text("3 1 2\n")
-    return load_task(folder)
+def make_task(root: Path, name: str = "contract_probe") -> Task:
+    """A small task folder (root/tasks/<name>/): enough for a sandbox to start from."""
+    return load_task(
+        write_task(
+            root,
+            name,
+            environment={"prog.sh": "#!/bin/sh\necho slow\n", "data/input.txt": "3 1 2\n"},
+            executable=["prog.sh"],
+            verifier="def test_nothing():\n    pass\n",
+            instruction="Make prog.sh faster.\n",
+            **{
+                "environment.storage_mb": 2048,
+                "optimization.metric": "seconds",
+                "optimization.baseline.score": 10,
+                "optimization.reference.score": 1,
+                "autolab.axis": "faster",
+                "autolab.editable": ["prog.sh"],
+                "autolab.max_evaluations": None,
+            },
+        )
+    )
 
 
 @pytest.fixture(scope="module")
