@@ -8,7 +8,7 @@ import textwrap
 
 import pytest
 
-from .conftest import MakeTask, read_summary, results_by_task
+from .conftest import TOY_VERIFIER, MakeTask, read_summary, results_by_task
 
 #: Agents for the inner sessions, written next to the tasks (the inner session imports them).
 AGENTS = '''
@@ -424,3 +424,32 @@ def test_an_interrupted_run_can_be_resumed(
         "b": (False, 0.5),
     }
     assert (pytester.path / "loops.txt").read_text().split() == ["a", "b"]
+
+
+@pytest.mark.slow
+def test_a_result_lost_with_a_crashed_worker_is_read_from_disk(
+    pytester: pytest.Pytester, make_task: MakeTask
+) -> None:
+    """The worker dies right after scoring (before the report travels): the controller
+    still reports the task, from its result.json."""
+    make_task(
+        verifier=TOY_VERIFIER
+        + textwrap.dedent(
+            """
+            import os
+            import pytest
+
+
+            @pytest.fixture(scope="module", autouse=True)
+            def die_after_scoring():
+                yield  # torn down after the submission fixture has written result.json
+                os._exit(1)
+            """
+        )
+    )
+    result = pytester.runpytest_subprocess(
+        "tasks", "-n", "1", "--max-worker-restart=0", "--autolab-agent=oracle", "--autolab-sandbox=local"
+    )
+    assert result.ret != 0
+    result.stdout.fnmatch_lines(["*crashed*", "toy*scored*0.500*"])
+    assert results_by_task(pytester.path)["toy"]["reward"] == 0.5
