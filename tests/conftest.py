@@ -143,3 +143,31 @@ def read_summary(run_root: Path) -> dict[str, Any]:
 
 def results_by_task(run_root: Path) -> dict[str, dict[str, Any]]:
     return {row["task"]: row for row in read_summary(run_root)["results"]}
+
+
+def open_docker_backend(request: pytest.FixtureRequest, name: str) -> Any:
+    """A DockerBackend for a test module, with the base image built (progress shown, since
+    a cold build takes minutes); skips when no engine answers. The caller closes it."""
+    import os
+    import secrets
+
+    from pytest_autolab.sandboxes import SandboxUnavailable
+    from pytest_autolab.sandboxes.docker import DockerBackend
+
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+
+    def progress(message: str) -> None:
+        with capture.global_and_fixture_disabled():
+            print(f"autolab: {message}", flush=True)
+
+    try:
+        backend = DockerBackend(
+            run_id=f"{name}-{os.getpid()}-{secrets.token_hex(3)}", progress=lambda _: None
+        )
+    except SandboxUnavailable as exc:
+        pytest.skip(f"no Docker engine answers: {exc}")
+    # The code of `autolab image build`, with its progress on the terminal.
+    backend.progress = progress
+    backend.base_image()
+    backend.progress = lambda _: None
+    return backend

@@ -33,7 +33,7 @@ from pytest_autolab.sandboxes.docker import (
 )
 from pytest_autolab.tasks import Task, load_task
 
-from .conftest import write_task
+from .conftest import open_docker_backend, write_task
 
 PROBE_VERIFIER = """\
 def test_solve_runs(submission, record_metric):
@@ -71,20 +71,7 @@ def make_task(root: Path, name: str = "docker_probe", dockerfile: str | None = N
 
 @pytest.fixture(scope="module")
 def backend(request: pytest.FixtureRequest) -> Iterator[DockerBackend]:
-    capture = request.config.pluginmanager.get_plugin("capturemanager")
-
-    def progress(message: str) -> None:
-        with capture.global_and_fixture_disabled():
-            print(f"autolab: {message}", flush=True)
-
-    try:
-        backend = DockerBackend(run_id=f"tests-{os.getpid()}-{secrets.token_hex(3)}", progress=lambda _: None)
-    except SandboxUnavailable as exc:
-        pytest.skip(f"no Docker engine answers: {exc}")
-    # A cold base image takes minutes: show its progress (the code of `autolab image build`).
-    backend.progress = progress
-    backend.base_image()
-    backend.progress = lambda _: None
+    backend = open_docker_backend(request, "tests")
     yield backend
     backend.sweep({"autolab.run": backend.run_id})
     backend.close()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import secrets
 import shutil
 import subprocess
@@ -16,7 +15,6 @@ from pathlib import Path
 import pytest
 
 from pytest_autolab import cli
-from pytest_autolab.sandboxes import SandboxUnavailable
 from pytest_autolab.sandboxes.docker import DockerBackend
 from pytest_autolab.sandboxes.images import (
     DEFINITION_DIR,
@@ -31,7 +29,7 @@ from pytest_autolab.sandboxes.images import (
 )
 from pytest_autolab.tasks import Task, load_task
 
-from .conftest import write_task
+from .conftest import open_docker_backend, write_task
 
 
 def make_task(root: Path, name: str = "image_probe", dockerfile: str | None = None, marker: str = "") -> Task:
@@ -206,22 +204,7 @@ def test_the_build_context_keeps_modes_and_leaves_dockerfiles_out_of_app(tmp_pat
 
 @pytest.fixture(scope="module")
 def backend(request: pytest.FixtureRequest) -> Iterator[DockerBackend]:
-    capture = request.config.pluginmanager.get_plugin("capturemanager")
-
-    def progress(message: str) -> None:
-        with capture.global_and_fixture_disabled():
-            print(f"autolab: {message}", flush=True)
-
-    try:
-        backend = DockerBackend(
-            run_id=f"images-{os.getpid()}-{secrets.token_hex(3)}", progress=lambda _: None
-        )
-    except SandboxUnavailable as exc:
-        pytest.skip(f"no Docker engine answers: {exc}")
-    # A cold base image takes minutes: show its progress (the code of `autolab image build`).
-    backend.progress = progress
-    backend.base_image()
-    backend.progress = lambda _: None
+    backend = open_docker_backend(request, "images")
     yield backend
     backend.sweep({"autolab.run": backend.run_id})
     backend.close()

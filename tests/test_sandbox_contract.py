@@ -20,14 +20,13 @@ from pytest_autolab.sandboxes import (
     Sandbox,
     SandboxBackend,
     SandboxError,
-    SandboxUnavailable,
     SnapshotError,
     SnapshotLimits,
 )
 from pytest_autolab.sandboxes.local import LocalBackend
 from pytest_autolab.tasks import Task, load_task
 
-from .conftest import write_task
+from .conftest import open_docker_backend, write_task
 
 
 def make_task(root: Path, name: str = "contract_probe") -> Task:
@@ -59,27 +58,9 @@ def task(tmp_path_factory: pytest.TempPathFactory) -> Task:
 
 
 def _docker_backend(request: pytest.FixtureRequest) -> SandboxBackend:
-    from pytest_autolab.sandboxes.docker import DockerBackend
-
-    capture = request.config.pluginmanager.get_plugin("capturemanager")
-
-    def progress(message: str) -> None:
-        # A cold base-image build takes minutes: show that it is happening.
-        with capture.global_and_fixture_disabled():
-            print(f"autolab: {message}", flush=True)
-
-    try:
-        backend = DockerBackend(
-            run_id=f"contract-{os.getpid()}-{secrets.token_hex(3)}", progress=lambda _: None
-        )
-    except SandboxUnavailable as exc:
-        pytest.skip(f"no Docker engine answers: {exc}")
+    backend = open_docker_backend(request, "contract")
     request.addfinalizer(backend.close)
-    # A cold base image takes minutes: show its progress (the code of `autolab image build`).
-    backend.progress = progress
-    backend.base_image()
-    backend.progress = lambda _: None
-    return backend
+    return backend  # type: ignore[no-any-return]
 
 
 @pytest.fixture(
