@@ -453,3 +453,25 @@ def test_a_result_lost_with_a_crashed_worker_is_read_from_disk(
     assert result.ret != 0
     result.stdout.fnmatch_lines(["*crashed*", "toy*scored*0.500*"])
     assert results_by_task(pytester.path)["toy"]["reward"] == 0.5
+
+
+def test_files_agent_scores_a_folder_of_editable_files(pytester: pytest.Pytester, make_task: MakeTask) -> None:
+    folder = make_task("toy")
+    rung = folder / "validation" / "rungs" / "halfway"
+    rung.mkdir(parents=True)
+    (rung / "value.txt").write_text("31\n")
+    result = pytester.runpytest(
+        "tasks", "--autolab-agent=files", "--autolab-agent-option", "dir=validation/rungs/halfway",
+        "--autolab-sandbox=local",
+    )  # fmt: skip
+    result.assert_outcomes(passed=3)
+    row = results_by_task(pytester.path)["toy"]
+    assert row["metric"] == 31.0
+    assert 0 < row["n"] < 1
+
+    (rung / "notes.txt").write_text("not an editable file\n")
+    result = pytester.runpytest(
+        "tasks", "--autolab-agent=files", "--autolab-agent-option", "dir=validation/rungs/halfway",
+        "--autolab-sandbox=local",
+    )  # fmt: skip
+    result.stdout.fnmatch_lines(["*holds files that are not editable in toy: notes.txt*"])

@@ -46,6 +46,7 @@ ENTRY_POINT_GROUP = "pytest_autolab.agents"
 BUILTIN_AGENTS: dict[str, str] = {
     "nop": "pytest_autolab.agents.builtin:NopAgent",
     "oracle": "pytest_autolab.agents.builtin:OracleAgent",
+    "files": "pytest_autolab.agents.builtin:FilesAgent",
     "llm": "pytest_autolab.agents.llm:LLMAgent",
     "claude": "pytest_autolab.agents.claude:ClaudeAgent",
     "codex": "pytest_autolab.agents.codex:CodexAgent",

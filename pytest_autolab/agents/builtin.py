@@ -1,14 +1,17 @@
-"""The two reference agents every task is validated with.
+"""The reference agents every task is validated with.
 
 - ``nop`` changes nothing: the untouched baseline must score 0.
 - ``oracle`` puts the task's solution/ files in place: it must score at the reference.
+- ``files`` puts the editable files of a folder in place (a saved submission, a validation variant).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from . import AgentContext, AgentError, AgentOutcome
 
-__all__ = ["NopAgent", "OracleAgent"]
+__all__ = ["FilesAgent", "NopAgent", "OracleAgent"]
 
 
 class NopAgent:
@@ -38,3 +41,41 @@ class OracleAgent:
             )
         ctx.tools.write_files(files)
         return AgentOutcome(message=f"put {', '.join(sorted(files))} from solution/ in place")
+
+
+class FilesAgent:
+    """Puts the editable files of a folder in place: replays a saved submission, or scores one
+    of a task's validation variants (``--autolab-agent=files --autolab-agent-option dir=PATH``).
+
+    A relative ``dir`` is taken relative to the task folder first, then to the working
+    directory, so ``dir=validation/rungs/scalar`` works for every task it names.
+    """
+
+    name = "files"
+
+    def __init__(self, dir: str = "") -> None:
+        if not dir:
+            raise AgentError("the files agent needs a folder: --autolab-agent-option dir=PATH")
+        self.dir = dir
+
+    def run(self, ctx: AgentContext) -> AgentOutcome:
+        folder = Path(self.dir)
+        if not folder.is_absolute():
+            in_task = ctx.task.path / folder
+            folder = in_task if in_task.is_dir() else folder.resolve()
+        if not folder.is_dir():
+            raise AgentError(f"the files agent's dir {self.dir!r} is not a folder")
+        stray = sorted(
+            p.relative_to(folder).as_posix()
+            for p in folder.rglob("*")
+            if p.is_file() and p.relative_to(folder).as_posix() not in ctx.task.editable
+        )
+        if stray:
+            raise AgentError(
+                f"{folder} holds files that are not editable in {ctx.task.name}: {', '.join(stray)}"
+            )
+        files = {rel: (folder / rel).read_bytes() for rel in ctx.task.editable if (folder / rel).is_file()}
+        if not files:
+            raise AgentError(f"{folder} has none of the editable files ({', '.join(ctx.task.editable)})")
+        ctx.tools.write_files(files)
+        return AgentOutcome(message=f"put {', '.join(sorted(files))} from {folder} in place")
