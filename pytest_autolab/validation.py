@@ -517,10 +517,8 @@ def write_anchor(toml_text: str, which: str, value: float) -> str:
     score = re.compile(r"^(\s*score\s*=\s*)([^#\n]*?)(\s*(#.*)?)$")
     text = repr(int(value)) if float(value).is_integer() else repr(float(value))
     lines = toml_text.splitlines(keepends=True)
-    for start, line in enumerate(lines):
-        if header.match(line.rstrip("\n")):
-            break
-    else:
+    start = next((i for i, line in enumerate(lines) if header.match(line.rstrip("\n"))), None)
+    if start is None:
         raise ValueError(f"task.toml has no [optimization.{which}] table")
     for index in range(start + 1, len(lines)):
         line = lines[index]

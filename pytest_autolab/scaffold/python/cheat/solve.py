@@ -2,4 +2,4 @@
 
 
 def answer(a, queries):
-    return [sum(a[l:r]) if k < 64 else 0 for k, (l, r) in enumerate(queries)]
+    return [sum(a[lo:hi]) if k < 64 else 0 for k, (lo, hi) in enumerate(queries)]

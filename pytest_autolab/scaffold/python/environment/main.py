@@ -14,8 +14,8 @@ def main() -> None:
     n, q = int(words[0]), int(words[1])
     a = [int(w) for w in words[2 : 2 + n]]
     flat = [int(w) for w in words[2 + n : 2 + n + 2 * q]]
-    queries = list(zip(flat[0::2], flat[1::2]))
-    if len(a) != n or len(queries) != q or any(not 0 <= l <= r <= n for l, r in queries):
+    queries = list(zip(flat[0::2], flat[1::2], strict=False))
+    if len(a) != n or len(queries) != q or any(not 0 <= lo <= hi <= n for lo, hi in queries):
         sys.exit("bad input")
     out = solve.answer(a, queries)
     if len(out) != q:

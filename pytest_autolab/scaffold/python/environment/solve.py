@@ -4,9 +4,9 @@
 def answer(a, queries):
     """a[l] + ... + a[r - 1] for each query (l, r)."""
     out = []
-    for l, r in queries:
+    for lo, hi in queries:
         total = 0
-        for i in range(l, r):
+        for i in range(lo, hi):
             total += a[i]
         out.append(total)
     return out

@@ -2,4 +2,4 @@
 
 
 def answer(a, queries):
-    return [sum(a[l:r]) for l, r in queries]
+    return [sum(a[lo:hi]) for lo, hi in queries]

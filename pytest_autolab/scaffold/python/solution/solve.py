@@ -5,4 +5,4 @@ from itertools import accumulate
 
 def answer(a, queries):
     prefix = [0, *accumulate(a)]
-    return [prefix[r] - prefix[l] for l, r in queries]
+    return [prefix[hi] - prefix[lo] for lo, hi in queries]
