@@ -30,7 +30,8 @@ def _load_rules():
     if _MODULE_NAME in sys.modules:
         return sys.modules[_MODULE_NAME]
     spec = importlib.util.spec_from_file_location(_MODULE_NAME, _RULES_PATH)
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[_MODULE_NAME] = module
     spec.loader.exec_module(module)

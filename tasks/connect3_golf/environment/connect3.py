@@ -97,9 +97,11 @@ def from_rows(rows: list[str]) -> tuple[int, int]:
         if column & (column + 1):
             raise ValueError(f"column {c} has a gap (pieces must rest on each other)")
     if mine.bit_count() != theirs.bit_count():
-        raise ValueError("the player to move (x) must have as many pieces as the opponent (o)"
-                         if mine.bit_count() > theirs.bit_count() else
-                         "x is to move: x has as many pieces as o, or o one more (o moved first)")
+        raise ValueError(
+            "the player to move (x) must have as many pieces as the opponent (o)"
+            if mine.bit_count() > theirs.bit_count()
+            else "x is to move: x has as many pieces as o, or o one more (o moved first)"
+        )
     return mine, theirs
 
 
@@ -317,14 +319,18 @@ def parse_architecture(document: object) -> list[Layer]:
             macs = math.prod(shape) * fan_in
         elif kind == "conv2d":
             if len(shape) != 3:
-                raise NetworkError(f"{where} needs a (channels, rows, columns) input, got shape {list(shape)}")
+                raise NetworkError(
+                    f"{where} needs a (channels, rows, columns) input, got shape {list(shape)}"
+                )
             filters = _int(spec.get("filters"), f"{where}: 'filters'", 1, MAX_ACTIVATION)
             kh, kw = _int_list(spec.get("kernel"), f"{where}: 'kernel'", 2, 1, 16)
             ph, pw = _int_list(spec.get("padding", [0, 0]), f"{where}: 'padding'", 2, 0, 8)
             channels, height, width = shape
             out_h, out_w = height + 2 * ph - kh + 1, width + 2 * pw - kw + 1
             if out_h < 1 or out_w < 1:
-                raise NetworkError(f"{where}: kernel {[kh, kw]} does not fit input {list(shape)} with padding {[ph, pw]}")
+                raise NetworkError(
+                    f"{where}: kernel {[kh, kw]} does not fit input {list(shape)} with padding {[ph, pw]}"
+                )
             params[f"{i}.weight"] = (filters, channels, kh, kw)
             if _bias(spec, where):
                 params[f"{i}.bias"] = (filters,)
@@ -333,7 +339,9 @@ def parse_architecture(document: object) -> list[Layer]:
             macs = math.prod(shape) * channels * kh * kw
         elif kind == "columns":
             if len(shape) != 3:
-                raise NetworkError(f"{where} needs a (channels, rows, columns) input, got shape {list(shape)}")
+                raise NetworkError(
+                    f"{where} needs a (channels, rows, columns) input, got shape {list(shape)}"
+                )
             window = _int(spec.get("window", 0), f"{where}: 'window'", 0, 8)
             channels, height, width = shape
             settings = {"window": window}
@@ -341,7 +349,9 @@ def parse_architecture(document: object) -> list[Layer]:
         elif kind == "reshape":
             target = _int_list(spec.get("shape"), f"{where}: 'shape'", None, -1, MAX_ACTIVATION)
             if not 1 <= len(target) <= 4 or target.count(-1) > 1 or 0 in target:
-                raise NetworkError(f"{where}: 'shape' must have 1 to 4 positive sizes, at most one of them -1, got {target}")
+                raise NetworkError(
+                    f"{where}: 'shape' must have 1 to 4 positive sizes, at most one of them -1, got {target}"
+                )
             size = math.prod(shape)
             known = math.prod(t for t in target if t != -1)
             if -1 in target:
@@ -354,7 +364,9 @@ def parse_architecture(document: object) -> list[Layer]:
         elif kind == "permute":
             axes = _int_list(spec.get("axes"), f"{where}: 'axes'", len(shape), 0, len(shape) - 1)
             if sorted(axes) != list(range(len(shape))):
-                raise NetworkError(f"{where}: 'axes' must be a permutation of {list(range(len(shape)))}, got {axes}")
+                raise NetworkError(
+                    f"{where}: 'axes' must be a permutation of {list(range(len(shape)))}, got {axes}"
+                )
             settings = {"axes": tuple(axes)}
             shape = tuple(shape[a] for a in axes)
         if math.prod(shape) > MAX_ACTIVATION:
@@ -400,7 +412,9 @@ def read_weights(data: bytes, expected: dict[str, tuple[int, ...]]) -> dict[str,
         shape = expected[name]
         size = 4 * math.prod(shape)
         if member.file_size > size + 4096:
-            raise NetworkError(f"array {name!r} has {member.file_size} bytes, more than a {list(shape)} float32 array needs")
+            raise NetworkError(
+                f"array {name!r} has {member.file_size} bytes, more than a {list(shape)} float32 array needs"
+            )
         try:
             raw = archive.read(member)
         except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError, RuntimeError) as exc:
@@ -425,12 +439,16 @@ def _parse_npy(raw: bytes, name: str, shape: tuple[int, ...]) -> np.ndarray:
     except ValueError as exc:
         raise NetworkError(f"array {name!r} is not a valid .npy array: {exc}") from None
     if dtype != np.dtype("<f4"):
-        raise NetworkError(f"array {name!r} has dtype {dtype}: every array must be float32 (little-endian '<f4')")
+        raise NetworkError(
+            f"array {name!r} has dtype {dtype}: every array must be float32 (little-endian '<f4')"
+        )
     if tuple(header_shape) != shape:
         raise NetworkError(f"array {name!r} has shape {list(header_shape)}, its layer needs {list(shape)}")
-    body = raw[stream.tell():]
+    body = raw[stream.tell() :]
     if len(body) != 4 * math.prod(shape):
-        raise NetworkError(f"array {name!r} holds {len(body)} bytes of data, a {list(shape)} float32 array has {4 * math.prod(shape)}")
+        raise NetworkError(
+            f"array {name!r} holds {len(body)} bytes of data, a {list(shape)} float32 array has {4 * math.prod(shape)}"
+        )
     array = np.frombuffer(body, dtype="<f4")
     array = array.reshape(shape, order="F" if fortran else "C").astype(np.float64)
     if not np.all(np.isfinite(array)):
@@ -462,7 +480,9 @@ class Network:
                 if f"{i}.bias" in self.weights:
                     x = x + self.weights[f"{i}.bias"]
             elif layer.kind == "conv2d":
-                x = _conv2d(x, self.weights[f"{i}.weight"], self.weights.get(f"{i}.bias"), *layer.settings["padding"])
+                x = _conv2d(
+                    x, self.weights[f"{i}.weight"], self.weights.get(f"{i}.bias"), *layer.settings["padding"]
+                )
             elif layer.kind == "columns":
                 w = layer.settings["window"]
                 padded = np.pad(x, ((0, 0), (0, 0), (0, 0), (w, w)))
@@ -480,7 +500,7 @@ class Network:
 
 
 def _conv2d(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, ph: int, pw: int) -> np.ndarray:
-    filters, channels, kh, kw = weight.shape
+    filters, _, kh, kw = weight.shape
     padded = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
     out_h, out_w = padded.shape[2] - kh + 1, padded.shape[3] - kw + 1
     # patches: (batch, out_h, out_w, channels, kh, kw)
@@ -495,7 +515,9 @@ def _conv2d(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, ph: int,
 def load_network(architecture: bytes, weights: bytes) -> Network:
     """Parse network.json and weights.npz (their bytes); raises NetworkError with the reason."""
     if len(architecture) > MAX_JSON_BYTES:
-        raise NetworkError(f"network.json has {len(architecture)} bytes: at most {MAX_JSON_BYTES} are allowed")
+        raise NetworkError(
+            f"network.json has {len(architecture)} bytes: at most {MAX_JSON_BYTES} are allowed"
+        )
     try:
         document = json.loads(architecture.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:

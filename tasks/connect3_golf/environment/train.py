@@ -21,9 +21,8 @@ import math
 import time
 from pathlib import Path
 
-import numpy as np
-
 import connect3
+import numpy as np
 
 
 def init_weights(layers: list[connect3.Layer], rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -57,7 +56,7 @@ def forward(layers, weights, x):
     return x, tape
 
 
-def backward(layers, weights, tape, out, grad):
+def backward(layers, weights, tape, grad):
     grads = {}
     for layer, x in zip(reversed(layers), reversed(tape), strict=True):
         i = layer.index
@@ -78,7 +77,6 @@ def backward(layers, weights, tape, out, grad):
         elif layer.kind == "sigmoid":
             s = connect3.ACTIVATIONS["sigmoid"](x)
             grad = grad * s * (1 - s)
-        out = x
     return grads
 
 
@@ -114,7 +112,7 @@ def train(layers, positions, *, epochs: int, seed: int, lr: float, batch: int, l
             scores, tape = forward(layers, weights, x_all[idx])
             loss, grad = loss_and_grad(scores, positions.legal[idx], positions.optimal[idx])
             total += loss * len(idx)
-            grads = backward(layers, weights, tape, scores, grad)
+            grads = backward(layers, weights, tape, grad)
             step += 1
             for k, g in grads.items():  # Adam
                 m[k] = 0.9 * m[k] + 0.1 * g
@@ -124,7 +122,9 @@ def train(layers, positions, *, epochs: int, seed: int, lr: float, batch: int, l
                 weights[k] -= rate * m_hat / (np.sqrt(v_hat) + 1e-8)
         if (epoch + 1) % log_every == 0 or epoch + 1 == epochs:
             acc = connect3.accuracy(network, positions).value
-            print(f"epoch {epoch + 1:4d}  loss {total / len(order):.4f}  accuracy {acc:.2%}  ({time.time() - started:.0f} s)")
+            print(
+                f"epoch {epoch + 1:4d}  loss {total / len(order):.4f}  accuracy {acc:.2%}  ({time.time() - started:.0f} s)"
+            )
     return weights
 
 

@@ -17,8 +17,6 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "environment"))
 
-import numpy as np  # noqa: E402
-
 import connect3  # noqa: E402
 import train as base  # noqa: E402
 
