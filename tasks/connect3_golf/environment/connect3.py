@@ -96,12 +96,8 @@ def from_rows(rows: list[str]) -> tuple[int, int]:
         column = ((mine | theirs) >> (c * STRIDE)) & ((1 << ROWS) - 1)
         if column & (column + 1):
             raise ValueError(f"column {c} has a gap (pieces must rest on each other)")
-    if mine.bit_count() != theirs.bit_count():
-        raise ValueError(
-            "the player to move (x) must have as many pieces as the opponent (o)"
-            if mine.bit_count() > theirs.bit_count()
-            else "x is to move: x has as many pieces as o, or o one more (o moved first)"
-        )
+    if mine.bit_count() not in (theirs.bit_count(), theirs.bit_count() - 1):
+        raise ValueError("x (to move) must have as many pieces as o, or one fewer (if o moved first)")
     return mine, theirs
 
 
@@ -450,7 +446,8 @@ def _parse_npy(raw: bytes, name: str, shape: tuple[int, ...]) -> np.ndarray:
             f"array {name!r} holds {len(body)} bytes of data, a {list(shape)} float32 array has {4 * math.prod(shape)}"
         )
     array = np.frombuffer(body, dtype="<f4")
-    array = array.reshape(shape, order="F" if fortran else "C").astype(np.float64)
+    # C order whatever the file says: BLAS sums in an order that depends on the layout
+    array = np.ascontiguousarray(array.reshape(shape, order="F" if fortran else "C"), dtype=np.float64)
     if not np.all(np.isfinite(array)):
         raise NetworkError(f"array {name!r} holds NaN or infinite values")
     return array
@@ -560,10 +557,11 @@ def chosen_moves(network: Network, positions: Positions, batch: int = 2048) -> n
     """The column the network plays in each position (-1 where a legal score is not finite)."""
     moves = np.empty(len(positions.keys), dtype=np.int64)
     for start in range(0, len(moves), batch):
-        scores = network.forward(positions.inputs[start : start + batch])
+        # A network may overflow: inf and nan are its scores, not warnings.
+        with np.errstate(all="ignore"):
+            scores = network.forward(positions.inputs[start : start + batch])
         legal = positions.legal[start : start + batch]
-        with np.errstate(invalid="ignore"):
-            masked = np.where(legal, scores, -np.inf)
+        masked = np.where(legal, scores, -np.inf)
         picked = np.argmax(masked, axis=1)
         broken = ~np.all(np.isfinite(scores) | ~legal, axis=1)
         picked[broken] = -1
