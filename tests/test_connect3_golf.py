@@ -299,6 +299,8 @@ def test_weight_files_that_are_not_plain_npz_archives_are_rejected() -> None:
         c3.load_network(arch, b"\0" * (c3.MAX_NPZ_BYTES + 1))
     with pytest.raises(c3.NetworkError, match="not valid JSON"):
         c3.load_network(b"[{]", npz(**mlp_weights()))
+    with pytest.raises(c3.NetworkError, match="not valid JSON"):
+        c3.load_network(b"[" * 30000 + b"]" * 30000, npz(**mlp_weights()))
     # a member whose header promises the right shape but whose body is a huge (compressed) blob
     bomb = io.BytesIO()
     with zipfile.ZipFile(bomb, "w", compression=zipfile.ZIP_DEFLATED) as archive:

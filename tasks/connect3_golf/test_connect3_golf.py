@@ -41,7 +41,7 @@ def _load_rules():
 rules = _load_rules()
 
 #: Wrong positions shown in a failure message.
-SHOWN_MISTAKES = 4
+SHOWN_MISTAKES = 3
 
 
 @pytest.fixture(scope="module")
@@ -91,15 +91,15 @@ def test_plays_an_optimal_move_in_almost_every_position(network, positions) -> N
         return
     examples = []
     for picture, played, best in list(rules.iter_wrong(network, positions))[:SHOWN_MISTAKES]:
-        what = "no finite score" if played < 0 else f"played column {played}"
-        board = "\n    ".join(picture)
-        examples.append(f"  x to move, {what}, optimal: {best}\n    {board}")
+        what = "no finite score" if played < 0 else f"plays {played}"
+        examples.append(f"  {'/'.join(picture)}: {what}, optimal {best}")
     pytest.fail(
         f"the network plays an optimal move in {result.correct} of {result.total} positions "
         f"({result.value:.2%}); it must reach {rules.THRESHOLD:.0%} (at most "
         f"{int(result.total * (1 - rules.THRESHOLD))} mistakes, it makes {result.total - result.correct}).\n"
         f"Accuracy by game phase (pieces on the board):\n{result.table()}\n"
-        f"Some positions it gets wrong (top row first, columns 0-3 left to right):\n" + "\n".join(examples),
+        "Some positions it gets wrong (x to move; rows top first, separated by /; columns 0-3):\n"
+        + "\n".join(examples),
         pytrace=False,
     )
 

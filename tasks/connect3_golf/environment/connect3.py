@@ -255,6 +255,8 @@ class Layer:
     #: name -> shape of each parameter array it needs (e.g. {"0.weight": (48, 32)}).
     params: dict[str, tuple[int, ...]]
     macs: int
+    #: Numbers the layer holds at once per position (its input, output, conv patches).
+    footprint: int
 
 
 def _int(value: object, what: str, low: int, high: int) -> int:
@@ -370,7 +372,9 @@ def parse_architecture(document: object) -> list[Layer]:
         total_macs += macs
         if total_macs > MAX_MACS:
             raise NetworkError(f"the network needs more than {MAX_MACS} multiply-adds per position")
-        layers.append(Layer(i, kind, settings, in_shape, shape, params, macs))
+        patches = macs // shape[0] if kind == "conv2d" else 0
+        footprint = math.prod(in_shape) + math.prod(shape) + patches
+        layers.append(Layer(i, kind, settings, in_shape, shape, params, macs, footprint))
     if shape != (COLUMNS,):
         raise NetworkError(
             f"the network must output {COLUMNS} scores (shape [{COLUMNS}]), its last layer gives {list(shape)}; "
@@ -517,7 +521,7 @@ def load_network(architecture: bytes, weights: bytes) -> Network:
         )
     try:
         document = json.loads(architecture.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise NetworkError(f"network.json is not valid JSON: {exc}") from None
     layers = parse_architecture(document)
     expected = {name: shape for layer in layers for name, shape in layer.params.items()}
@@ -547,14 +551,20 @@ class Accuracy:
         return self.correct / self.total
 
     def table(self) -> str:
-        lines = ["pieces  positions  optimal move"]
+        lines = ["pieces  positions  optimal  wrong"]
         for phase, (ok, n) in sorted(self.by_phase.items()):
-            lines.append(f"{phase:6d}  {n:9d}  {ok / n:11.1%}  ({n - ok} wrong)")
+            lines.append(f"{phase:6d}  {n:9d}  {ok / n:7.1%}  {n - ok:5d}")
         return "\n".join(lines)
 
 
-def chosen_moves(network: Network, positions: Positions, batch: int = 2048) -> np.ndarray:
+#: Numbers held at once while a batch of positions runs through a layer (64 MiB of float64).
+BATCH_NUMBERS = 8 * 1024 * 1024
+
+
+def chosen_moves(network: Network, positions: Positions) -> np.ndarray:
     """The column the network plays in each position (-1 where a legal score is not finite)."""
+    footprint = max(layer.footprint for layer in network.layers)
+    batch = max(1, min(4096, BATCH_NUMBERS // footprint))
     moves = np.empty(len(positions.keys), dtype=np.int64)
     for start in range(0, len(moves), batch):
         # A network may overflow: inf and nan are its scores, not warnings.
