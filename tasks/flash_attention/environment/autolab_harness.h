@@ -37,6 +37,7 @@
 
 #include <errno.h>
 #include <link.h>
+#include <malloc.h>
 #include <stdint.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -83,22 +84,19 @@ static int autolab_find_preload(struct dl_phdr_info *info, size_t size, void *da
     return 0;
 }
 
-/* Valgrind maps the brk heap read-write-execute; the mapping holding the current break loses
- * its execute permission, and Valgrind extends the heap with the permissions it has. */
+/* Valgrind maps the brk heap read-write-execute; it loses its execute permission here, and
+ * Valgrind extends the heap with the permissions it has. The heap is what malloc took from brk
+ * (mallinfo2().arena below the current break) plus the page Valgrind always maps: no reading of
+ * /proc/self/maps, whose length differs from run to run, so the count stays the same. */
 static void autolab_heap_not_executable(void)
 {
-    uintptr_t brk = (uintptr_t)sbrk(0), page = (uintptr_t)sysconf(_SC_PAGESIZE);
-    FILE *maps = fopen("/proc/self/maps", "r");
-    if (!maps)
-        autolab_die("cannot read /proc/self/maps", strerror(errno));
-    char line[512];
-    unsigned long lo, hi;
-    char perms[5];
-    while (fgets(line, sizeof line, maps))
-        if (sscanf(line, "%lx-%lx %4s", &lo, &hi, perms) == 3 && brk > lo && brk <= hi && perms[2] == 'x' &&
-            mprotect((void *)lo, ((brk + page - 1) & ~(page - 1)) - lo, PROT_READ | PROT_WRITE) != 0)
-            autolab_die("cannot make the heap non-executable", strerror(errno));
-    fclose(maps);
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE), brk = (uintptr_t)sbrk(0);
+    uintptr_t start = (brk - (uintptr_t)mallinfo2().arena) & ~(page - 1);
+    uintptr_t end = (brk + page - 1) & ~(page - 1);
+    if (end == start)
+        end += page;
+    if (mprotect((void *)start, end - start, PROT_READ | PROT_WRITE) != 0)
+        autolab_die("cannot make the heap non-executable", strerror(errno));
 }
 
 static void autolab_exit_now(int status, void *arg)

@@ -108,8 +108,10 @@ static int under_valgrind(void)
     while (got < (long)sizeof maps - 1 && (r = SYSCALL(0 /* read */, fd, maps + got, (long)sizeof maps - 1 - got)) > 0)
         got += r;
     SYSCALL(3, fd);
-    maps[got] = 0;
-    return strstr(maps, "valgrind") != NULL;
+    for (long i = 0; i + 8 <= got; i++) /* "valgrind" anywhere in the map */
+        if (!memcmp(maps + i, "valgrind", 8))
+            return 1;
+    return 0;
 }
 
 void attention(const float *Q, const float *K, const float *V, float *out, int n, int d)
