@@ -13,8 +13,9 @@
  *     }
  *
  * After autolab_lockdown() returns, the process (and Valgrind, when it runs under Valgrind):
- *   - cannot create processes or threads, exec a program, trace or write another process, or use
- *     io_uring (a seccomp filter; refused with EPERM). (Executable memory cannot be refused here:
+ *   - cannot create processes or threads, exec a program, trace or write another process, use
+ *     io_uring, or keep state in kernel objects that outlive it (System V IPC, POSIX message
+ *     queues, keyrings) (a seccomp filter; refused with EPERM). (Executable memory cannot be refused here:
  *     Valgrind maps its own code cache executable as the program runs.)
  *   - under Valgrind, has no executable memory that could hold a client request (a request can
  *     switch the counting off or run code natively, uncounted): the code of Valgrind's preloaded
@@ -150,6 +151,27 @@ static void autolab_seccomp(void)
         AUTOLAB_DENY(SYS_userfaultfd),
         AUTOLAB_DENY(SYS_perf_event_open),
         AUTOLAB_DENY(SYS_bpf),
+        /* kernel objects that outlive the process (state between runs): System V IPC, POSIX message
+           queues, keyrings */
+        AUTOLAB_DENY(SYS_shmget),
+        AUTOLAB_DENY(SYS_shmctl),
+        AUTOLAB_DENY(SYS_msgget),
+        AUTOLAB_DENY(SYS_msgsnd),
+        AUTOLAB_DENY(SYS_msgrcv),
+        AUTOLAB_DENY(SYS_msgctl),
+        AUTOLAB_DENY(SYS_semget),
+        AUTOLAB_DENY(SYS_semop),
+        AUTOLAB_DENY(SYS_semtimedop),
+        AUTOLAB_DENY(SYS_semctl),
+        AUTOLAB_DENY(SYS_mq_open),
+        AUTOLAB_DENY(SYS_mq_unlink),
+        AUTOLAB_DENY(SYS_mq_timedsend),
+        AUTOLAB_DENY(SYS_mq_timedreceive),
+        AUTOLAB_DENY(SYS_mq_notify),
+        AUTOLAB_DENY(SYS_mq_getsetattr),
+        AUTOLAB_DENY(SYS_add_key),
+        AUTOLAB_DENY(SYS_request_key),
+        AUTOLAB_DENY(SYS_keyctl),
         BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
     };
     struct sock_fprog prog = {.len = sizeof code / sizeof code[0], .filter = code};
