@@ -292,3 +292,10 @@ def test_counts_say_how_they_were_made() -> None:
 
 def native_result() -> ExecResult:
     return ExecResult(0, "", "")
+
+
+def test_a_run_cannot_write_the_copy_of_the_binary_it_runs_from(toy: native.Program) -> None:
+    result = toy.run('write "$AUTOLAB_SCRATCH/../toy"')
+    if result.exit_code == 97:
+        pytest.skip("this kernel has no Landlock")
+    assert result.exit_code == 3

@@ -213,9 +213,9 @@ class Program:
         # LD_BIND_NOW: every symbol is bound before main, so no lazy binding runs once the
         # harness has locked the process down. TMPDIR: Valgrind writes a file there at start.
         return {
-            "HOME": scratch,
-            "TMPDIR": scratch,
-            "AUTOLAB_SCRATCH": scratch,
+            "HOME": f"{scratch}/run",
+            "TMPDIR": f"{scratch}/run",
+            "AUTOLAB_SCRATCH": f"{scratch}/run",
             "LD_BIND_NOW": "1",
             **(extra or {}),
         }
@@ -241,7 +241,7 @@ class Program:
         """The command that runs the fresh copy inside the Landlock domain."""
         program = shlex.quote(f"{scratch}/{self._name}")
         return (
-            f"python3 -c {shlex.quote(LAUNCHER)} {shlex.quote(scratch)} {shlex.quote(','.join(outputs))} -- "
+            f"python3 -c {shlex.quote(LAUNCHER)} {shlex.quote(scratch + '/run')} {shlex.quote(','.join(outputs))} -- "
             f"{prefix}{program} {args}"
         )
 
@@ -286,7 +286,7 @@ class Program:
         outputs: Sequence[str],
     ) -> Measured:
         scratch = self._prepare(outputs)
-        out_file, log_file = f"{scratch}/{tool}.out", f"{scratch}.log"
+        out_file, log_file = f"{scratch}/run/{tool}.out", f"{scratch}.log"
         valgrind = " ".join(
             [
                 "valgrind",
@@ -316,9 +316,11 @@ class Program:
         return Measured(tool, result, text, log, digests)
 
     def _fresh_copy(self) -> str:
-        """A new private directory holding a copy of the binary whose hash is the build's."""
+        """A new private directory holding a copy of the binary whose hash is the build's, and
+        ``run/``, the only directory the run may write: not the copy, which Valgrind maps
+        without executing it, so that a write to the file would change the running code."""
         command = (
-            'd=$(mktemp -d "${TMPDIR:-/tmp}/autolab-run.XXXXXXXX") && chmod 700 "$d" && '
+            'd=$(mktemp -d "${TMPDIR:-/tmp}/autolab-run.XXXXXXXX") && chmod 700 "$d" && mkdir "$d/run" && '
             f'cp -- {shlex.quote(self.binary)} "$d"/{shlex.quote(self._name)} && '
             f'echo "$d" && sha256sum -b -- "$d"/{shlex.quote(self._name)}'
         )
