@@ -143,9 +143,14 @@ class Program:
         extension and does not exist yet, e.g. ``out.bin``).
         """
         self._require_built()
-        outs = self._outputs(args, outputs)
-        scratch = self._prepare(outs)
-        command = f"{self._launch(scratch, args, outs)}; rc=$?; rm -rf {shlex.quote(scratch)}; exit $rc"
+        candidates = self._candidates(args) if outputs is None else []
+        scratch, new = self._fresh_copy(candidates)
+        outs = list(outputs) if outputs is not None else self._pick_outputs(candidates, new)
+        create = "".join(f": > {shlex.quote(o)} && " for o in outs)
+        self._outputs_made.update(outs)
+        command = (
+            f"{create}{self._launch(scratch, args, outs)}; rc=$?; rm -rf {shlex.quote(scratch)}; exit $rc"
+        )
         result = self.submission.sandbox.exec(command, timeout=timeout, env=self._env(scratch, env))
         _check_landlock(result)
         return result
@@ -220,22 +225,30 @@ class Program:
             **(extra or {}),
         }
 
+    def _candidates(self, args: str) -> list[str]:
+        """The arguments that look like file names: outputs if new or written by an earlier run."""
+        try:
+            return [w for w in shlex.split(args) if OUTPUT_ARG.match(w)]
+        except ValueError:
+            return []
+
+    def _pick_outputs(self, candidates: Sequence[str], new: set[str]) -> list[str]:
+        # A file this program's runs wrote before is an output again (a rerun with the same name).
+        return [w for w in candidates if w in self._outputs_made or w in new]
+
     def _outputs(self, args: str, outputs: Sequence[str] | None) -> list[str]:
         if outputs is not None:
             return list(outputs)
-        try:
-            words = [w for w in shlex.split(args) if OUTPUT_ARG.match(w)]
-        except ValueError:
-            return []
-        # A file this program's runs wrote before is an output again (a rerun with the same name).
-        fresh = [w for w in words if w not in self._outputs_made]
-        if fresh:
-            quoted = " ".join(shlex.quote(w) for w in fresh)
+        candidates = self._candidates(args)
+        unknown = [w for w in candidates if w not in self._outputs_made]
+        new: set[str] = set()
+        if unknown:
+            quoted = " ".join(shlex.quote(w) for w in unknown)
             out = self.submission.sandbox.exec(
                 f'for f in {quoted}; do [ -e "$f" ] || echo "$f"; done', timeout=60
             )
-            fresh = out.stdout.splitlines()
-        return [w for w in words if w in self._outputs_made or w in fresh]
+            new = set(out.stdout.splitlines())
+        return self._pick_outputs(candidates, new)
 
     def _launch(self, scratch: str, args: str, outputs: Sequence[str], prefix: str = "") -> str:
         """The command that runs the fresh copy inside the Landlock domain."""
@@ -247,7 +260,7 @@ class Program:
 
     def _prepare(self, outputs: Sequence[str]) -> str:
         """A fresh private directory with a hash-checked copy of the binary; outputs made empty."""
-        scratch = self._fresh_copy()
+        scratch, _ = self._fresh_copy([])
         if outputs:
             made = self.submission.sandbox.exec(
                 " && ".join(f": > {shlex.quote(o)}" for o in outputs), timeout=60
@@ -315,7 +328,7 @@ class Program:
             pytest.fail(f"./{self.binary} {args} timed out after {timeout:g}s under {tool}", pytrace=False)
         return Measured(tool, result, text, log, digests)
 
-    def _fresh_copy(self) -> str:
+    def _fresh_copy(self, candidates: Sequence[str]) -> tuple[str, set[str]]:
         """A new private directory holding a copy of the binary whose hash is the build's, and
         ``run/``, the only directory the run may write: not the copy, which Valgrind maps
         without executing it, so that a write to the file would change the running code."""
@@ -327,9 +340,15 @@ class Program:
         for path in self.hashes:
             if path != self.binary:
                 command += f" && sha256sum -b -- {shlex.quote(path)}"
+        unknown = [w for w in candidates if w not in self._outputs_made]
+        if unknown:
+            # Which of the file-like arguments do not exist yet (outputs), in the same command.
+            quoted = " ".join(shlex.quote(w) for w in unknown)
+            command += f' && for f in {quoted}; do [ -e "$f" ] || echo "new:$f"; done'
         out = self.submission.sandbox.exec(command, timeout=60)
         assert out.ok, f"could not prepare a run of ./{self.binary}: {out.describe()}\n{out.output[-2000:]}"
-        lines = out.stdout.splitlines()
+        lines = [line for line in out.stdout.splitlines() if not line.startswith("new:")]
+        new = {line[4:] for line in out.stdout.splitlines() if line.startswith("new:")}
         scratch, sums = lines[0], lines[1:]
         paths = [self.binary, *(p for p in self.hashes if p != self.binary)]
         for path, line in zip(paths, sums, strict=True):
@@ -340,7 +359,7 @@ class Program:
                     f"{path} changed after it was built (SHA-256 {got[:12]}..., built {self.hashes[path][:12]}...): "
                     "something the program ran rewrote it; only the program built from the sources is run"
                 )
-        return scratch
+        return scratch, new
 
     def _check_rules(self) -> list[str]:
         rules = self.rules
