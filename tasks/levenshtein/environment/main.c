@@ -235,8 +235,8 @@ static uint32_t gen_mutated(uint32_t off, uint32_t len, uint32_t edits, uint32_t
  * are a string and a copy of it with a few edits, half are unrelated strings.
  */
 #define SHORT_PAIRS 12000
-#define MEDIUM_PAIRS 160
-#define LONG_PAIRS 5
+#define MEDIUM_PAIRS 200
+#define LONG_PAIRS 6
 
 static int gen(unsigned long long seed, const char *path)
 {
