@@ -36,10 +36,11 @@ static inline void block_step(uint64_t eq, uint64_t *pv, uint64_t *mv, uint64_t 
 
 /* ---- long patterns: strips of four words along a wavefront ---------------------------------- */
 
-static uint64_t peq_long[WORDS_MAX][256] __attribute__((aligned(64)));
+static uint64_t peq_long[WORDS_MAX + 3][256] __attribute__((aligned(64))); /* + 3 rows that stay 0 */
 /* Horizontal deltas leaving the strip above, per column: hp in lane 3 of hist_p[j + 3], ... */
 static uint64_t hist[2][2][LEV_MAX_LEN + 8][4] __attribute__((aligned(64)));
-static unsigned char rev[LEV_MAX_LEN + 64] __attribute__((aligned(64)));
+static unsigned char rev_buf[32 + LEV_MAX_LEN + 32] __attribute__((aligned(64)));
+#define rev (rev_buf + 32)
 
 /* Step t of a strip, lane by lane: lane k (if 0 <= t-k < n) advances word w0+k at column t-k.
  * Lanes go from 3 down to 0 so that lane k still finds what lane k-1 sent at step t-1. */
@@ -65,12 +66,25 @@ static void strip_scalar_step(int t, int n, const unsigned char *b, int w0, uint
 static int32_t long_distance(const unsigned char *a, int m, const unsigned char *b, int n)
 {
     int words = (m + 63) / 64;
-    for (int i = 0; i < m; i++)
-        peq_long[i >> 6][a[i]] |= 1ull << (i & 63);
+    for (int w = 0; w < words; w++) {
+        const unsigned char *aw = a + 64 * w;
+        uint64_t *row = peq_long[w];
+        int len = m - 64 * w < 64 ? m - 64 * w : 64;
+#pragma GCC unroll 4
+        for (int i = 0; i < len; i++)
+            row[aw[i]] |= 1ull << i;
+    }
     /* The text reversed, so that lane k's byte b[t-k] is the k-th of four consecutive bytes. */
-    for (int j = 0; j < n; j++)
-        rev[n - 1 - j] = b[j];
-    memset(rev + n, 0, 8);
+    {
+        const __m256i flip = _mm256_setr_epi8(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 15, 14, 13, 12, 11,
+                                              10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+        /* 32 bytes at a time; reading past b stays in the text's padding, writing before rev[0]
+         * stays in rev_buf */
+        for (int j = 0; j < n; j += 32) {
+            __m256i x = _mm256_shuffle_epi8(_mm256_loadu_si256((const __m256i *)(b + j)), flip);
+            _mm256_storeu_si256((__m256i *)(rev + n - j - 32), _mm256_permute4x64_epi64(x, 0x4e));
+        }
+    }
 
     /* carry-in of the first strip: row 0 of the DP rises by 1 per column */
     int cur = 0;
@@ -81,7 +95,9 @@ static int32_t long_distance(const unsigned char *a, int m, const unsigned char 
     }
     int32_t score = n;
     int w0 = 0;
-    for (; w0 + 4 <= words; w0 += 4) {
+    /* strips of four words; a last strip of two or three words runs with idle lanes (their match
+     * masks are 0 and their results are not counted) */
+    for (; words - w0 >= 2; w0 += 4) {
         uint64_t (*out_p)[4] = hist[cur ^ 1][0], (*out_m)[4] = hist[cur ^ 1][1];
         uint64_t pv[4] = {~0ull, ~0ull, ~0ull, ~0ull}, mv[4] = {0, 0, 0, 0};
         uint64_t hp[4] = {0, 0, 0, 0}, hm[4] = {0, 0, 0, 0}; /* what lane k sent at its last column */
@@ -129,14 +145,16 @@ static int32_t long_distance(const unsigned char *a, int m, const unsigned char 
         for (int t = vec_to; t < n + 3; t++) /* ramp-down: lane k ends at step n-1+k */
             strip_scalar_step(t, n, b, w0, pv, mv, hp, hm, in_p, in_m, out_p, out_m);
         for (int k = 0; k < 4; k++) {
-            uint64_t mask = (w0 + k == words - 1 && (m & 63)) ? (1ull << (m & 63)) - 1 : ~0ull;
+            uint64_t mask = w0 + k >= words                      ? 0
+                            : (w0 + k == words - 1 && (m & 63)) ? (1ull << (m & 63)) - 1
+                                                                : ~0ull;
             score += __builtin_popcountll(pv[k] & mask) - __builtin_popcountll(mv[k] & mask);
         }
         cur ^= 1;
         in_p = hist[cur][0];
         in_m = hist[cur][1];
     }
-    /* the last 1..3 words, one after the other, each over all columns */
+    /* a last single word over all columns */
     for (int w = w0; w < words; w++) {
         uint64_t pv = ~0ull, mv = 0;
         const uint64_t *eqs = peq_long[w];
@@ -149,8 +167,14 @@ static int32_t long_distance(const unsigned char *a, int m, const unsigned char 
         uint64_t mask = (w == words - 1 && (m & 63)) ? (1ull << (m & 63)) - 1 : ~0ull;
         score += __builtin_popcountll(pv & mask) - __builtin_popcountll(mv & mask);
     }
-    for (int i = 0; i < m; i++)
-        peq_long[i >> 6][a[i]] = 0;
+    for (int w = 0; w < words; w++) {
+        const unsigned char *aw = a + 64 * w;
+        uint64_t *row = peq_long[w];
+        int len = m - 64 * w < 64 ? m - 64 * w : 64;
+#pragma GCC unroll 4
+        for (int i = 0; i < len; i++)
+            row[aw[i]] = 0;
+    }
     return score;
 }
 
@@ -163,38 +187,61 @@ typedef struct {
 
 static uint64_t peq_short[4][256] __attribute__((aligned(64)));
 
+/* One column for four single-word patterns: hin = +1 at the top of every column. */
+static inline void short_step(__m256i Eq, __m256i *Pv, __m256i *Mv)
+{
+    const __m256i ones = _mm256_set1_epi64x(-1), one = _mm256_set1_epi64x(1);
+    __m256i Xv = _mm256_or_si256(Eq, *Mv);
+    __m256i Xh = _mm256_or_si256(_mm256_xor_si256(_mm256_add_epi64(_mm256_and_si256(Eq, *Pv), *Pv), *Pv), Eq);
+    __m256i Ph = _mm256_or_si256(*Mv, _mm256_andnot_si256(_mm256_or_si256(Xh, *Pv), ones));
+    __m256i Mh = _mm256_slli_epi64(_mm256_and_si256(*Pv, Xh), 1);
+    Ph = _mm256_or_si256(_mm256_slli_epi64(Ph, 1), one);
+    *Pv = _mm256_or_si256(Mh, _mm256_andnot_si256(_mm256_or_si256(Xv, Ph), ones));
+    *Mv = _mm256_and_si256(Ph, Xv);
+}
+
+/* Up to four pairs (patterns of 1..64 bytes), one per lane. The jobs come sorted by text length,
+ * so the lanes mostly run together up to the shortest text without any masking; after it, a lane
+ * whose text has ended keeps its state. */
 static void short_group(const unsigned char *text, const job_t *jobs, int count, int32_t *dist)
 {
     long long off[4], end[4], top[4];
-    int maxn = 0;
+    int minn = jobs[0].n, maxn = jobs[0].n;
     for (int k = 0; k < 4; k++) {
         const job_t *jb = &jobs[k < count ? k : 0];
+        const unsigned char *a = jb->a;
+        uint64_t *peq = peq_short[k];
+#pragma GCC unroll 4
         for (int i = 0; i < jb->m; i++)
-            peq_short[k][jb->a[i]] |= 1ull << i;
+            peq[a[i]] |= 1ull << i;
         off[k] = jb->b - text;
         end[k] = k < count ? off[k] + jb->n : off[k];
         top[k] = jb->m == 64 ? -1 : (long long)((1ull << jb->m) - 1);
-        if (k < count && jb->n > maxn)
-            maxn = jb->n;
+        minn = jb->n < minn ? jb->n : minn;
+        maxn = jb->n > maxn ? jb->n : maxn;
     }
-    const __m256i ones = _mm256_set1_epi64x(-1), one = _mm256_set1_epi64x(1), low = _mm256_set1_epi64x(0xff);
+    if (count < 4) /* the missing lanes repeat job 0 and stop with it */
+        minn = 0;
+    const __m256i one = _mm256_set1_epi64x(1), low = _mm256_set1_epi64x(0xff);
     const __m256i lanebase = _mm256_set_epi64x(3 * 256, 2 * 256, 256, 0);
     const __m256i End = _mm256_loadu_si256((const __m256i *)end);
     __m256i Pos = _mm256_loadu_si256((const __m256i *)off);
-    __m256i Pv = ones, Mv = _mm256_setzero_si256();
+    __m256i Pv = _mm256_set1_epi64x(-1), Mv = _mm256_setzero_si256();
     const long long *table = (const long long *)peq_short;
-    for (int j = 0; j < maxn; j++) {
+    int j = 0;
+    for (; j < minn; j++) {
+        __m256i bytes = _mm256_i64gather_epi64((const long long *)text, Pos, 1);
+        __m256i Eq = _mm256_i64gather_epi64(table, _mm256_add_epi64(_mm256_and_si256(bytes, low), lanebase), 8);
+        Pos = _mm256_add_epi64(Pos, one);
+        short_step(Eq, &Pv, &Mv);
+    }
+    for (; j < maxn; j++) {
         __m256i active = _mm256_cmpgt_epi64(End, Pos);
         __m256i bytes = _mm256_mask_i64gather_epi64(_mm256_setzero_si256(), (const long long *)text, Pos, active, 1);
         __m256i Eq = _mm256_i64gather_epi64(table, _mm256_add_epi64(_mm256_and_si256(bytes, low), lanebase), 8);
         Pos = _mm256_add_epi64(Pos, one);
-        __m256i Xv = _mm256_or_si256(Eq, Mv);
-        __m256i Xh = _mm256_or_si256(_mm256_xor_si256(_mm256_add_epi64(_mm256_and_si256(Eq, Pv), Pv), Pv), Eq);
-        __m256i Ph = _mm256_or_si256(Mv, _mm256_andnot_si256(_mm256_or_si256(Xh, Pv), ones));
-        __m256i Mh = _mm256_slli_epi64(_mm256_and_si256(Pv, Xh), 1);
-        Ph = _mm256_or_si256(_mm256_slli_epi64(Ph, 1), one);
-        __m256i nPv = _mm256_or_si256(Mh, _mm256_andnot_si256(_mm256_or_si256(Xv, Ph), ones));
-        __m256i nMv = _mm256_and_si256(Ph, Xv);
+        __m256i nPv = Pv, nMv = Mv;
+        short_step(Eq, &nPv, &nMv);
         Pv = _mm256_blendv_epi8(Pv, nPv, active);
         Mv = _mm256_blendv_epi8(Mv, nMv, active);
     }
@@ -205,10 +252,88 @@ static void short_group(const unsigned char *text, const job_t *jobs, int count,
     _mm256_storeu_si256((__m256i *)mv, Mv);
     for (int k = 0; k < 4; k++) {
         const job_t *jb = &jobs[k < count ? k : 0];
+        const unsigned char *a = jb->a;
+        uint64_t *peq = peq_short[k];
+#pragma GCC unroll 4
         for (int i = 0; i < jb->m; i++)
-            peq_short[k][jb->a[i]] = 0;
+            peq[a[i]] = 0;
         if (k < count)
             dist[jb->index] = jb->n + __builtin_popcountll(pv[k]) - __builtin_popcountll(mv[k]);
+    }
+}
+
+/* The same for eight patterns of 1..32 bytes, one per 32-bit lane. */
+static uint32_t peq_tiny[8][256] __attribute__((aligned(64)));
+
+static inline void tiny_step(__m256i Eq, __m256i *Pv, __m256i *Mv)
+{
+    const __m256i ones = _mm256_set1_epi32(-1), one = _mm256_set1_epi32(1);
+    __m256i Xv = _mm256_or_si256(Eq, *Mv);
+    __m256i Xh = _mm256_or_si256(_mm256_xor_si256(_mm256_add_epi32(_mm256_and_si256(Eq, *Pv), *Pv), *Pv), Eq);
+    __m256i Ph = _mm256_or_si256(*Mv, _mm256_andnot_si256(_mm256_or_si256(Xh, *Pv), ones));
+    __m256i Mh = _mm256_slli_epi32(_mm256_and_si256(*Pv, Xh), 1);
+    Ph = _mm256_or_si256(_mm256_slli_epi32(Ph, 1), one);
+    *Pv = _mm256_or_si256(Mh, _mm256_andnot_si256(_mm256_or_si256(Xv, Ph), ones));
+    *Mv = _mm256_and_si256(Ph, Xv);
+}
+
+static void tiny_group(const unsigned char *text, const job_t *jobs, int count, int32_t *dist)
+{
+    int off[8], end[8];
+    uint32_t top[8];
+    int minn = jobs[0].n, maxn = jobs[0].n;
+    for (int k = 0; k < 8; k++) {
+        const job_t *jb = &jobs[k < count ? k : 0];
+        const unsigned char *a = jb->a;
+        uint32_t *peq = peq_tiny[k];
+#pragma GCC unroll 4
+        for (int i = 0; i < jb->m; i++)
+            peq[a[i]] |= 1u << i;
+        off[k] = (int)(jb->b - text);
+        end[k] = k < count ? off[k] + jb->n : off[k];
+        top[k] = jb->m == 32 ? ~0u : (1u << jb->m) - 1;
+        minn = jb->n < minn ? jb->n : minn;
+        maxn = jb->n > maxn ? jb->n : maxn;
+    }
+    if (count < 8)
+        minn = 0;
+    const __m256i one = _mm256_set1_epi32(1), low = _mm256_set1_epi32(0xff);
+    const __m256i lanebase = _mm256_setr_epi32(0, 256, 2 * 256, 3 * 256, 4 * 256, 5 * 256, 6 * 256, 7 * 256);
+    const __m256i End = _mm256_loadu_si256((const __m256i *)end);
+    __m256i Pos = _mm256_loadu_si256((const __m256i *)off);
+    __m256i Pv = _mm256_set1_epi32(-1), Mv = _mm256_setzero_si256();
+    const int *table = (const int *)peq_tiny;
+    int j = 0;
+    for (; j < minn; j++) {
+        __m256i bytes = _mm256_i32gather_epi32((const int *)text, Pos, 1);
+        __m256i Eq = _mm256_i32gather_epi32(table, _mm256_add_epi32(_mm256_and_si256(bytes, low), lanebase), 4);
+        Pos = _mm256_add_epi32(Pos, one);
+        tiny_step(Eq, &Pv, &Mv);
+    }
+    for (; j < maxn; j++) {
+        __m256i active = _mm256_cmpgt_epi32(End, Pos);
+        __m256i bytes = _mm256_mask_i32gather_epi32(_mm256_setzero_si256(), (const int *)text, Pos, active, 1);
+        __m256i Eq = _mm256_i32gather_epi32(table, _mm256_add_epi32(_mm256_and_si256(bytes, low), lanebase), 4);
+        Pos = _mm256_add_epi32(Pos, one);
+        __m256i nPv = Pv, nMv = Mv;
+        tiny_step(Eq, &nPv, &nMv);
+        Pv = _mm256_blendv_epi8(Pv, nPv, active);
+        Mv = _mm256_blendv_epi8(Mv, nMv, active);
+    }
+    Pv = _mm256_and_si256(Pv, _mm256_loadu_si256((const __m256i *)top));
+    Mv = _mm256_and_si256(Mv, _mm256_loadu_si256((const __m256i *)top));
+    uint32_t pv[8], mv[8];
+    _mm256_storeu_si256((__m256i *)pv, Pv);
+    _mm256_storeu_si256((__m256i *)mv, Mv);
+    for (int k = 0; k < 8; k++) {
+        const job_t *jb = &jobs[k < count ? k : 0];
+        const unsigned char *a = jb->a;
+        uint32_t *peq = peq_tiny[k];
+#pragma GCC unroll 4
+        for (int i = 0; i < jb->m; i++)
+            peq[a[i]] = 0;
+        if (k < count)
+            dist[jb->index] = jb->n + __builtin_popcount(pv[k]) - __builtin_popcount(mv[k]);
     }
 }
 
@@ -272,8 +397,26 @@ static void honest_distances(const unsigned char *text, const lev_pair *pairs, i
         else
             dist[i] = long_distance(a, m, b, n);
     }
-    for (int g = 0; g < nshort; g += 4)
-        short_group(text, jobs + g, nshort - g < 4 ? nshort - g : 4, dist);
+    /* counting sort of the short jobs: patterns of up to 32 bytes first, then by text length
+     * (lengths above 255 share a bucket) */
+    job_t *sorted = malloc((size_t)(nshort ? nshort : 1) * sizeof *sorted);
+    if (!sorted)
+        abort();
+    int start[513] = {0};
+#define BUCKET(jb) (((jb).m > 32) * 256 + ((jb).n < 255 ? (jb).n : 255))
+    for (int i = 0; i < nshort; i++)
+        start[BUCKET(jobs[i]) + 1]++;
+    for (int k = 0; k < 512; k++)
+        start[k + 1] += start[k];
+    int ntiny = start[256];
+    for (int i = 0; i < nshort; i++)
+        sorted[start[BUCKET(jobs[i])]++] = jobs[i];
+#undef BUCKET
+    for (int g = 0; g < ntiny; g += 8)
+        tiny_group(text, sorted + g, ntiny - g < 8 ? ntiny - g : 8, dist);
+    for (int g = ntiny; g < nshort; g += 4)
+        short_group(text, sorted + g, nshort - g < 4 ? nshort - g : 4, dist);
+    free(sorted);
     free(jobs);
 }
 
