@@ -110,7 +110,9 @@ def assert_matches(out: np.ndarray, image: np.ndarray, what: str) -> None:
     if not np.all(np.isfinite(out)):
         bad = np.argwhere(~np.isfinite(out))
         y, x = (int(v) for v in bad[0])
-        pytest.fail(f"{what}: {len(bad)} of {h * w} pixels are NaN or infinite (never written?), first out[{y}][{x}]")
+        pytest.fail(
+            f"{what}: {len(bad)} of {h * w} pixels are NaN or infinite (never written?), first out[{y}][{x}]"
+        )
     err = np.abs(out.astype(np.float64) - ref)
     y, x = (int(v) for v in np.unravel_index(int(np.argmax(err)), err.shape))
     if err[y, x] <= tol:

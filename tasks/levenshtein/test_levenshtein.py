@@ -112,7 +112,9 @@ def mutated(rng: np.random.Generator, s: bytes, edits: int, alphabet: np.ndarray
     return bytes(out)
 
 
-def typical_pair(rng: np.random.Generator, lo: int, hi: int, alphabets: Sequence[int] = BENCH_ALPHABETS) -> Pair:
+def typical_pair(
+    rng: np.random.Generator, lo: int, hi: int, alphabets: Sequence[int] = BENCH_ALPHABETS
+) -> Pair:
     """Half of the time a string and a copy with a few edits, else two unrelated strings."""
     alphabet = symbols(rng, int(rng.choice(alphabets)))
     a = random_string(rng, int(rng.integers(lo, hi + 1)), alphabet)
@@ -257,7 +259,9 @@ def test_word_boundaries(built: Submission) -> None:
         alphabet = symbols(rng, int(rng.choice((2, 4, 256))))
         a = random_string(rng, int(rng.choice(lengths)), alphabet)
         b = random_string(rng, int(rng.choice(lengths)), alphabet)
-        pairs.append((a, b) if rng.random() < 0.5 else (a, mutated(rng, a, int(rng.integers(1, 20)), alphabet)))
+        pairs.append(
+            (a, b) if rng.random() < 0.5 else (a, mutated(rng, a, int(rng.integers(1, 20)), alphabet))
+        )
     run_case(built, "word_boundaries", pairs)
 
 
@@ -318,8 +322,12 @@ def test_adversarial_pairs(built: Submission) -> None:
         pairs.append((period * int(rng.integers(20, 200)), period[::-1] * int(rng.integers(20, 200))))
     alphabet = symbols(rng, 256)
     for _ in range(3):  # unrelated long strings: distances of a thousand and more
-        pairs.append((random_string(rng, int(rng.integers(1200, 4000)), alphabet),
-                      random_string(rng, int(rng.integers(1200, 4000)), alphabet)))
+        pairs.append(
+            (
+                random_string(rng, int(rng.integers(1200, 4000)), alphabet),
+                random_string(rng, int(rng.integers(1200, 4000)), alphabet),
+            )
+        )
     run_case(built, "adversarial", pairs)
 
 
