@@ -43,6 +43,8 @@ STARTUP_SECTIONS = re.compile(r"^\.(pre)?init_array|^\.fini_array|^\.ctors|^\.dt
 #: The preamble of a Valgrind client request (rol rdi by 3, 13, 61, 51): such a request could
 #: switch the counting off.
 CLIENT_REQUEST = bytes.fromhex("48c1c70348c1c70d48c1c73d48c1c733")
+#: Instructions that enter the kernel directly (inline assembly), bypassing the call rules.
+SYSTEM_CALL = re.compile(r"\t(syscall|sysenter|int\s+\$0x80)\b")
 
 Pair = tuple[bytes, bytes]
 
@@ -238,6 +240,10 @@ def test_follows_the_rules(built: Submission) -> None:
         fields = line.split()
         if len(fields) >= 7 and fields[0].isdigit() and STARTUP_SECTIONS.search(fields[1]):
             problems.append(f"has a {fields[1]} section (code that runs outside edit_distances())")
+    code = built.exec("objdump -d --no-show-raw-insn levenshtein.o", timeout=60)
+    assert code.ok, f"objdump failed: {code.describe()}"
+    if SYSTEM_CALL.search(code.stdout):
+        problems.append("makes a system call directly (a syscall instruction)")
     if CLIENT_REQUEST in built.read_file("levenshtein.o"):
         problems.append("contains a Valgrind client request")
     assert not problems, "levenshtein.c breaks the rules: " + "; ".join(problems)
