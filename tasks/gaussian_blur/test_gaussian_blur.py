@@ -13,12 +13,10 @@ measured.
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 import pytest
 
-from pytest_autolab import Submission
+from pytest_autolab import native
 
 #: The kernel (blur.h): a Gaussian of standard deviation 3, truncated at radius 9, normalised.
 SIGMA = 3.0
@@ -41,23 +39,15 @@ ATOL = 1e-5
 #: under it means work done where Callgrind does not look.
 FLOOR = BENCH_WIDTH * BENCH_HEIGHT // 8
 
-#: What blur.o may call. Everything else (I/O, processes, threads, time, dlsym, ...) has no
-#: place in a single-threaded image filter.
-_ALLOWED_CALLS = """
-    malloc calloc realloc free aligned_alloc posix_memalign memalign
-    memcpy memmove memset memcmp abort __stack_chk_fail __memcpy_chk __memmove_chk __memset_chk
-    exp expf exp2 exp2f sqrt sqrtf fabs fabsf fmax fmaxf fmin fminf fma fmaf floor floorf ceil ceilf
-    round roundf rint rintf nearbyint nearbyintf lrint lrintf ldexp ldexpf pow powf
-    _GLOBAL_OFFSET_TABLE_
-"""
-ALLOWED_CALLS = frozenset(_ALLOWED_CALLS.split())
-#: Sections whose code runs before main() or after it returns.
-STARTUP_SECTIONS = re.compile(r"^\.(pre)?init_array|^\.fini_array|^\.ctors|^\.dtors|^\.init$|^\.fini$")
-#: The preamble of a Valgrind client request (rol rdi by 3, 13, 61, 51): such a request could
-#: switch the counting off.
-CLIENT_REQUEST = bytes.fromhex("48c1c70348c1c70d48c1c73d48c1c733")
-#: Instructions that enter the kernel directly (inline assembly), bypassing the call rules.
-SYSTEM_CALL = re.compile(r"\t(syscall|sysenter|int\s+\$0x80)\b")
+#: What blur.c may define and call: only gaussian_blur(), memory allocation, the mem* functions
+#: and <math.h>. Everything else (I/O, processes, threads, time, dlsym, ...) has no place in a
+#: single-threaded image filter.
+RULES = native.Rules(
+    objects=("blur.o",),
+    exports=("gaussian_blur",),
+    allowed_calls=native.MEMORY_CALLS | native.MATH_CALLS,
+    harness_objects=("main.o",),
+)
 
 
 # --- the float64 reference ---------------------------------------------------------------------
@@ -132,76 +122,42 @@ def assert_matches(out: np.ndarray, image: np.ndarray, what: str) -> None:
     )
 
 
-def run_case(submission: Submission, name: str, image: np.ndarray) -> None:
+def run_case(program: native.Program, name: str, image: np.ndarray) -> None:
     """Run ./blur natively on one image and compare its output with the reference."""
     h, w = image.shape
     what = f"{name} ({w}x{h})"
-    submission.write_file(f"{name}.bin", encode(image))
-    result = submission.exec(f"./blur run {name}.bin {name}.out", timeout=60)
+    sub = program.submission
+    sub.write_file(f"{name}.bin", encode(image))
+    result = program.run(f"run {name}.bin {name}.out", timeout=60)
     assert result.ok, f"{what}: ./blur failed: {result.describe()}\n{result.output[-2000:]}"
-    raw = submission.read_file(f"{name}.out")
+    raw = sub.read_file(f"{name}.out")
     assert len(raw) == w * h * 4, f"{what}: the output has {len(raw)} bytes, expected {w * h * 4}"
     assert_matches(np.frombuffer(raw, dtype="<f4").reshape(h, w), image, what)
-    submission.exec(f"rm -f {name}.bin {name}.out", timeout=30)
+    sub.exec(f"rm -f {name}.bin {name}.out", timeout=30)
 
 
 # --- fixtures ----------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
-def build(submission: Submission):
-    """`make` in a pristine copy of environment/ with the submitted blur.c."""
-    return submission.exec("make 2>&1", timeout=300)
-
-
-@pytest.fixture
-def built(build, submission: Submission) -> Submission:
-    if not build.ok:
-        pytest.fail("the program does not build (see test_builds)")
-    return submission
+def program(submission) -> native.Program:
+    """`make blur` in a pristine copy of environment/ with the submitted blur.c, built once; every
+    run is of that binary (hash-checked) from a fresh private directory."""
+    return native.build(submission, "make blur", binary="blur", rules=RULES, timeout=300)
 
 
 # --- tests (the metric test comes last) --------------------------------------------------------
 
 
-def test_builds(build) -> None:
-    assert build.ok, f"make failed: {build.describe()}\n{build.output[-4000:]}"
+def test_builds(program: native.Program) -> None:
+    program.assert_built()
 
 
-def test_follows_the_rules(built: Submission) -> None:
+def test_follows_the_rules(program: native.Program) -> None:
     """blur.o defines only gaussian_blur(), calls only allocation/memory/math functions, runs no
-    code before main() and holds no Valgrind client request."""
-    nm = built.exec("nm -P blur.o", timeout=60)
-    assert nm.ok, f"nm failed: {nm.describe()}"
-    problems = []
-    for line in nm.stdout.splitlines():
-        fields = line.split()
-        if len(fields) < 2:
-            continue
-        name, kind = fields[0], fields[1]
-        if kind in "Uwv":
-            if name not in ALLOWED_CALLS:
-                problems.append(f"calls {name}()")
-        elif kind in "iI":
-            problems.append(f"defines the indirect function {name} (its resolver would run before main)")
-        elif kind.isupper() and kind not in "N":
-            if name != "gaussian_blur":
-                problems.append(f"defines the global symbol {name} (make it static)")
-            elif kind != "T":
-                problems.append(f"gaussian_blur is not an ordinary function (nm type {kind})")
-    headers = built.exec("objdump -h blur.o", timeout=60)
-    assert headers.ok, f"objdump failed: {headers.describe()}"
-    for line in headers.stdout.splitlines():
-        fields = line.split()
-        if len(fields) >= 7 and fields[0].isdigit() and STARTUP_SECTIONS.search(fields[1]):
-            problems.append(f"has a {fields[1]} section (code that runs outside gaussian_blur())")
-    code = built.exec("objdump -d --no-show-raw-insn blur.o", timeout=60)
-    assert code.ok, f"objdump failed: {code.describe()}"
-    if SYSTEM_CALL.search(code.stdout):
-        problems.append("makes a system call directly (a syscall instruction)")
-    if CLIENT_REQUEST in built.read_file("blur.o"):
-        problems.append("contains a Valgrind client request")
-    assert not problems, "blur.c breaks the rules: " + "; ".join(problems)
+    code before main(), holds no system call or Valgrind client request; the program has no
+    writable code."""
+    program.assert_rules()
 
 
 #: Shapes (width, height) where edge handling and vector tails go wrong: single pixels, rows and
@@ -211,50 +167,50 @@ SMALL_SHAPES = [(1, 1), (1, 57), (61, 1), (2, 3), (5, 3), (9, 9), (8, 8), (18, 1
 
 
 @pytest.mark.parametrize(("width", "height"), SMALL_SHAPES, ids=[f"{w}x{h}" for w, h in SMALL_SHAPES])
-def test_small_images(built: Submission, width: int, height: int) -> None:
-    image = photo(rng_for(built.seed, 1, width, height), width, height)
-    run_case(built, f"small_{width}x{height}", image)
+def test_small_images(program: native.Program, width: int, height: int) -> None:
+    image = photo(rng_for(program.submission.seed, 1, width, height), width, height)
+    run_case(program, f"small_{width}x{height}", image)
 
 
-def test_random_sizes(built: Submission) -> None:
+def test_random_sizes(program: native.Program) -> None:
     """Three images of sizes drawn from the seed, one of them wide and flat, one tall and thin."""
-    rng = rng_for(built.seed, 2)
+    rng = rng_for(program.submission.seed, 2)
     sizes = [
         (int(rng.integers(100, 700)), int(rng.integers(100, 500))),
         (int(rng.integers(1000, 4097)), int(rng.integers(1, 30))),
         (int(rng.integers(1, 30)), int(rng.integers(1000, 4097))),
     ]
     for i, (w, h) in enumerate(sizes):
-        run_case(built, f"random_size_{i}", photo(rng, w, h))
+        run_case(program, f"random_size_{i}", photo(rng, w, h))
 
 
-def test_impulse(built: Submission) -> None:
+def test_impulse(program: native.Program) -> None:
     """One bright pixel on black: the output is the kernel itself, centred there (the weights and
     the normalisation), and near a corner, the kernel folded back by the clamped edges."""
-    rng = rng_for(built.seed, 3)
+    rng = rng_for(program.submission.seed, 3)
     for name, (y, x) in (("impulse_centre", (int(rng.integers(20, 40)), int(rng.integers(20, 40)))),
                          ("impulse_corner", (int(rng.integers(0, 4)), int(rng.integers(0, 4))))):  # fmt: skip
         image = np.zeros((int(rng.integers(60, 90)), int(rng.integers(60, 90))), dtype=np.float32)
         image[y, x] = 1.0
-        run_case(built, name, image)
+        run_case(program, name, image)
 
 
-def test_bright_edges(built: Submission) -> None:
+def test_bright_edges(program: native.Program) -> None:
     """The border rows and columns far brighter than the inside: every pixel within 9 of an edge
     depends on the clamping."""
-    rng = rng_for(built.seed, 4)
+    rng = rng_for(program.submission.seed, 4)
     image = photo(rng, int(rng.integers(40, 200)), int(rng.integers(40, 200)))
     image[0, :] += 50.0
     image[-1, :] += 30.0
     image[:, 0] += 40.0
     image[:, -1] += 20.0
-    run_case(built, "bright_edges", image)
+    run_case(program, "bright_edges", image)
 
 
-def test_value_ranges(built: Submission) -> None:
+def test_value_ranges(program: native.Program) -> None:
     """Negative values, tiny and huge magnitudes, and a large offset with small variations: the
     blur is linear, so only floating-point arithmetic of the input's own scale is right."""
-    rng = rng_for(built.seed, 5)
+    rng = rng_for(program.submission.seed, 5)
     w, h = int(rng.integers(30, 120)), int(rng.integers(30, 120))
     cases = {
         "negative": photo(rng, w, h) - 0.8,
@@ -264,16 +220,17 @@ def test_value_ranges(built: Submission) -> None:
         "checkerboard": np.indices((h, w)).sum(axis=0) % 2 * 2.0 - 1.0,
     }
     for name, image in cases.items():
-        run_case(built, name, image.astype(np.float32))
+        run_case(program, name, image.astype(np.float32))
 
 
-def test_instructions(built: Submission, record_metric) -> None:
+def test_instructions(program: native.Program, record_metric) -> None:
     """The metric: Callgrind's instruction count for one blur of the benchmark image (500 x 400,
     drawn from the seed), whose output must be correct as well."""
-    image = photo(rng_for(built.seed, 7), BENCH_WIDTH, BENCH_HEIGHT)
-    built.write_file("bench.bin", encode(image))
-    counts = built.callgrind("./blur run bench.bin bench.out", timeout=600)
-    out = np.frombuffer(built.read_file("bench.out"), dtype="<f4")
+    sub = program.submission
+    image = photo(rng_for(sub.seed, 7), BENCH_WIDTH, BENCH_HEIGHT)
+    sub.write_file("bench.bin", encode(image))
+    counts = program.count("run bench.bin bench.out", timeout=600)
+    out = np.frombuffer(sub.read_file("bench.out"), dtype="<f4")
     assert out.size == BENCH_WIDTH * BENCH_HEIGHT, (
         f"the benchmark output has {out.size} floats, expected {BENCH_WIDTH * BENCH_HEIGHT}"
     )

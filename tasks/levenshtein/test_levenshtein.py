@@ -14,13 +14,12 @@ measured.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
 import numpy as np
 import pytest
 
-from pytest_autolab import Submission
+from pytest_autolab import native
 
 #: The longest string the harness accepts (levenshtein.h).
 MAX_LEN = 8192
@@ -31,20 +30,14 @@ BENCH_GROUPS = ((12000, 1, 64), (200, 65, 600), (6, 1000, 2500))
 #: Alphabet sizes of the benchmark's strings (each pair draws its own symbols among the 256 bytes).
 BENCH_ALPHABETS = (2, 4, 20, 256)
 
-#: What levenshtein.o may call: memory and nothing else (no I/O, processes, threads or time).
-_ALLOWED_CALLS = """
-    malloc calloc realloc free aligned_alloc posix_memalign memalign
-    memcpy memmove memset memcmp abort __stack_chk_fail __memcpy_chk __memmove_chk __memset_chk
-    _GLOBAL_OFFSET_TABLE_
-"""
-ALLOWED_CALLS = frozenset(_ALLOWED_CALLS.split())
-#: Sections whose code runs before main() or after it returns.
-STARTUP_SECTIONS = re.compile(r"^\.(pre)?init_array|^\.fini_array|^\.ctors|^\.dtors|^\.init$|^\.fini$")
-#: The preamble of a Valgrind client request (rol rdi by 3, 13, 61, 51): such a request could
-#: switch the counting off.
-CLIENT_REQUEST = bytes.fromhex("48c1c70348c1c70d48c1c73d48c1c733")
-#: Instructions that enter the kernel directly (inline assembly), bypassing the call rules.
-SYSTEM_CALL = re.compile(r"\t(syscall|sysenter|int\s+\$0x80)\b")
+#: What levenshtein.c may define and call: only edit_distances(), memory allocation and the mem*
+#: functions. Everything else (I/O, processes, threads, time, dlsym, ...) has no place here.
+RULES = native.Rules(
+    objects=("levenshtein.o",),
+    exports=("edit_distances",),
+    allowed_calls=native.MEMORY_CALLS,
+    harness_objects=("main.o",),
+)
 
 Pair = tuple[bytes, bytes]
 
@@ -178,87 +171,53 @@ def assert_distances(got: np.ndarray, pairs: Sequence[Pair], what: str) -> None:
         )
 
 
-def run_case(submission: Submission, name: str, pairs: Sequence[Pair], *, share: bool = False) -> None:
+def run_case(program: native.Program, name: str, pairs: Sequence[Pair], *, share: bool = False) -> None:
     """Run ./lev natively on one set of pairs and check every distance."""
     what = f"{name} ({len(pairs)} pairs)"
-    submission.write_file(f"{name}.bin", encode(pairs, share=share))
-    result = submission.exec(f"./lev run {name}.bin {name}.out", timeout=60)
+    sub = program.submission
+    sub.write_file(f"{name}.bin", encode(pairs, share=share))
+    result = program.run(f"run {name}.bin {name}.out", timeout=60)
     assert result.ok, f"{what}: ./lev failed: {result.describe()}\n{result.output[-2000:]}"
-    raw = submission.read_file(f"{name}.out")
+    raw = sub.read_file(f"{name}.out")
     assert len(raw) == 4 * len(pairs), f"{what}: the output has {len(raw)} bytes, expected {4 * len(pairs)}"
     assert_distances(np.frombuffer(raw, dtype="<i4"), pairs, what)
-    submission.exec(f"rm -f {name}.bin {name}.out", timeout=30)
+    sub.exec(f"rm -f {name}.bin {name}.out", timeout=30)
 
 
 # --- fixtures ----------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
-def build(submission: Submission):
-    """`make` in a pristine copy of environment/ with the submitted levenshtein.c."""
-    return submission.exec("make 2>&1", timeout=300)
-
-
-@pytest.fixture
-def built(build, submission: Submission) -> Submission:
-    if not build.ok:
-        pytest.fail("the program does not build (see test_builds)")
-    return submission
+def program(submission) -> native.Program:
+    """`make lev` in a pristine copy of environment/ with the submitted levenshtein.c, built once;
+    every run is of that binary (hash-checked) from a fresh private directory."""
+    return native.build(submission, "make lev", binary="lev", rules=RULES, timeout=300)
 
 
 # --- tests (the metric test comes last) --------------------------------------------------------
 
 
-def test_builds(build) -> None:
-    assert build.ok, f"make failed: {build.describe()}\n{build.output[-4000:]}"
+def test_builds(program: native.Program) -> None:
+    program.assert_built()
 
 
-def test_follows_the_rules(built: Submission) -> None:
+def test_follows_the_rules(program: native.Program) -> None:
     """levenshtein.o defines only edit_distances(), calls only memory functions, runs no code
-    before main() and holds no Valgrind client request."""
-    nm = built.exec("nm -P levenshtein.o", timeout=60)
-    assert nm.ok, f"nm failed: {nm.describe()}"
-    problems = []
-    for line in nm.stdout.splitlines():
-        fields = line.split()
-        if len(fields) < 2:
-            continue
-        name, kind = fields[0], fields[1]
-        if kind in "Uwv":
-            if name not in ALLOWED_CALLS:
-                problems.append(f"calls {name}()")
-        elif kind in "iI":
-            problems.append(f"defines the indirect function {name} (its resolver would run before main)")
-        elif kind.isupper() and kind not in "N":
-            if name != "edit_distances":
-                problems.append(f"defines the global symbol {name} (make it static)")
-            elif kind != "T":
-                problems.append(f"edit_distances is not an ordinary function (nm type {kind})")
-    headers = built.exec("objdump -h levenshtein.o", timeout=60)
-    assert headers.ok, f"objdump failed: {headers.describe()}"
-    for line in headers.stdout.splitlines():
-        fields = line.split()
-        if len(fields) >= 7 and fields[0].isdigit() and STARTUP_SECTIONS.search(fields[1]):
-            problems.append(f"has a {fields[1]} section (code that runs outside edit_distances())")
-    code = built.exec("objdump -d --no-show-raw-insn levenshtein.o", timeout=60)
-    assert code.ok, f"objdump failed: {code.describe()}"
-    if SYSTEM_CALL.search(code.stdout):
-        problems.append("makes a system call directly (a syscall instruction)")
-    if CLIENT_REQUEST in built.read_file("levenshtein.o"):
-        problems.append("contains a Valgrind client request")
-    assert not problems, "levenshtein.c breaks the rules: " + "; ".join(problems)
+    before main(), holds no system call or Valgrind client request; the program has no writable
+    code."""
+    program.assert_rules()
 
 
-def test_short_pairs(built: Submission) -> None:
+def test_short_pairs(program: native.Program) -> None:
     """3000 pairs of 0..64 bytes over alphabets of 1 to 256 symbols, similar and unrelated."""
-    rng = rng_for(built.seed, 1)
+    rng = rng_for(program.submission.seed, 1)
     pairs = [typical_pair(rng, 0, 64, (1, 2, 4, 20, 26, 256)) for _ in range(3000)]
-    run_case(built, "short", pairs)
+    run_case(program, "short", pairs)
 
 
-def test_word_boundaries(built: Submission) -> None:
+def test_word_boundaries(program: native.Program) -> None:
     """Lengths around multiples of 64 (one more or one less than a machine word or a vector)."""
-    rng = rng_for(built.seed, 2)
+    rng = rng_for(program.submission.seed, 2)
     lengths = [k * 64 + e for k in range(1, 9) for e in (-1, 0, 1)]
     pairs = []
     for _ in range(120):
@@ -268,24 +227,24 @@ def test_word_boundaries(built: Submission) -> None:
         pairs.append(
             (a, b) if rng.random() < 0.5 else (a, mutated(rng, a, int(rng.integers(1, 20)), alphabet))
         )
-    run_case(built, "word_boundaries", pairs)
+    run_case(program, "word_boundaries", pairs)
 
 
-def test_long_pairs(built: Submission) -> None:
+def test_long_pairs(program: native.Program) -> None:
     """A few pairs up to the longest supported length (8192), similar and unrelated."""
-    rng = rng_for(built.seed, 3)
+    rng = rng_for(program.submission.seed, 3)
     pairs = [typical_pair(rng, 2000, MAX_LEN) for _ in range(6)]
     alphabet = symbols(rng, 4)
     a = random_string(rng, MAX_LEN, alphabet)
     pairs.append((a, random_string(rng, MAX_LEN, alphabet)))  # distance in the thousands
     pairs.append((a, mutated(rng, a, 3, alphabet)))
-    run_case(built, "long", pairs)
+    run_case(program, "long", pairs)
 
 
-def test_edge_cases(built: Submission) -> None:
+def test_edge_cases(program: native.Program) -> None:
     """Empty strings, identical and overlapping strings, one string inside the other, and every
     byte value from 0 to 255 (no terminator: 0 is an ordinary symbol)."""
-    rng = rng_for(built.seed, 4)
+    rng = rng_for(program.submission.seed, 4)
     every_byte = bytes(rng.permutation(256).astype(np.uint8))
     s = random_string(rng, int(rng.integers(100, 400)), symbols(rng, 20))
     cut = int(rng.integers(1, len(s) - 1))
@@ -303,14 +262,14 @@ def test_edge_cases(built: Submission) -> None:
         (b"\x00" * 100, b"\xff" * 100),
         (b"\x80" * 65 + b"\x7f", b"\x7f" + b"\x80" * 64),
     ]
-    run_case(built, "edge_cases", pairs, share=True)
+    run_case(program, "edge_cases", pairs, share=True)
 
 
-def test_adversarial_pairs(built: Submission) -> None:
+def test_adversarial_pairs(program: native.Program) -> None:
     """Pairs that typical inputs rarely produce: a rotated string (the best alignment runs far
     from the main diagonal, beyond any fixed band), long runs of one symbol (carries through
     whole machine words), periodic strings, and distances in the thousands (above 255)."""
-    rng = rng_for(built.seed, 5)
+    rng = rng_for(program.submission.seed, 5)
     pairs = []
     for _ in range(6):
         alphabet = symbols(rng, int(rng.choice((4, 20, 256))))
@@ -334,16 +293,17 @@ def test_adversarial_pairs(built: Submission) -> None:
                 random_string(rng, int(rng.integers(1200, 4000)), alphabet),
             )
         )
-    run_case(built, "adversarial", pairs)
+    run_case(program, "adversarial", pairs)
 
 
-def test_instructions(built: Submission, record_metric) -> None:
+def test_instructions(program: native.Program, record_metric) -> None:
     """The metric: Callgrind's instruction count for one run on the benchmark set (12,206 pairs
     drawn from the seed), whose distances must all be correct as well."""
-    pairs = bench_pairs(built.seed)
-    built.write_file("bench.bin", encode(pairs))
-    counts = built.callgrind("./lev run bench.bin bench.out", timeout=600)
-    got = np.frombuffer(built.read_file("bench.out"), dtype="<i4")
+    sub = program.submission
+    pairs = bench_pairs(sub.seed)
+    sub.write_file("bench.bin", encode(pairs))
+    counts = program.count("run bench.bin bench.out", timeout=600)
+    got = np.frombuffer(sub.read_file("bench.out"), dtype="<i4")
     assert got.size == len(pairs), f"the benchmark output has {got.size} distances, expected {len(pairs)}"
     assert_distances(got, pairs, "benchmark")
     floor = bench_floor(pairs)
