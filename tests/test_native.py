@@ -270,3 +270,25 @@ def test_executable_memory_asked_for_after_the_lockdown_is_found_in_the_trace() 
     assert executable_memory_requests("SYSCALL[1,1](9) sys_mmap ( 0x0, 4096, 7, 34, -1, 0 )\n") == [
         "never locked the process down (no seccomp filter in the trace)"
     ]
+
+
+def test_an_output_may_be_written_again_by_a_later_run(toy: native.Program) -> None:
+    first = toy.run("write again.txt")
+    if first.exit_code == 97:
+        pytest.skip("this kernel has no Landlock")
+    assert first.ok, first.output
+    assert toy.run("write again.txt").ok  # it exists now, and is still this run's output
+    toy.submission.exec("echo input > given.txt")
+    assert toy.run("write given.txt").exit_code == 3  # a file the verifier wrote is an input
+
+
+def test_counts_say_how_they_were_made() -> None:
+    from pytest_autolab.measure import Counts
+
+    counts = Counts(10, 30, {"Ir": 10}, native_result(), cache=native.MODEL_CACHE)
+    assert counts.details()["cache"] == native.MODEL_CACHE.to_json()
+    assert counts.details()["cycles"] == 30
+
+
+def native_result() -> ExecResult:
+    return ExecResult(0, "", "")

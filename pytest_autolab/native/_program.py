@@ -90,6 +90,8 @@ class Program:
         self.hashes: dict[str, str] = {}
         self._files: dict[str, bytes] = {}
         self._problems: list[str] | None = None
+        #: Output files that runs were allowed to write (created by ``_prepare``).
+        self._outputs_made: set[str] = set()
         if build_result.ok:
             for path in (
                 binary,
@@ -231,13 +233,15 @@ class Program:
             words = [w for w in shlex.split(args) if OUTPUT_ARG.match(w)]
         except ValueError:
             return []
-        if not words:
-            return []
-        quoted = " ".join(shlex.quote(w) for w in words)
-        out = self.submission.sandbox.exec(
-            f'for f in {quoted}; do [ -e "$f" ] || echo "$f"; done', timeout=60
-        )
-        return out.stdout.splitlines()
+        # A file this program's runs wrote before is an output again (a rerun with the same name).
+        fresh = [w for w in words if w not in self._outputs_made]
+        if fresh:
+            quoted = " ".join(shlex.quote(w) for w in fresh)
+            out = self.submission.sandbox.exec(
+                f'for f in {quoted}; do [ -e "$f" ] || echo "$f"; done', timeout=60
+            )
+            fresh = out.stdout.splitlines()
+        return [w for w in words if w in self._outputs_made or w in fresh]
 
     def _launch(self, scratch: str, args: str, outputs: Sequence[str], prefix: str = "") -> str:
         """The command that runs the fresh copy inside the Landlock domain."""
@@ -255,6 +259,7 @@ class Program:
                 " && ".join(f": > {shlex.quote(o)}" for o in outputs), timeout=60
             )
             assert made.ok, f"could not create the output files {list(outputs)}: {made.output[-500:]}"
+            self._outputs_made.update(outputs)
         return scratch
 
     def _libraries_with_client_requests(self, profile: str) -> list[str]:
