@@ -15,39 +15,27 @@ is measured.
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 import pytest
 
-from pytest_autolab import Submission
+from pytest_autolab import native
 
 #: The benchmark: 4 MiB of r and 16 MiB of s, against a 1 MiB simulated last-level cache.
 BENCH_NR, BENCH_NS = 1 << 18, 1 << 20
 MAX_ROWS = 1 << 24
 
-#: The model machine of the cache simulation (32 KiB 8-way L1s, 1 MiB 16-way last level,
-#: 64-byte lines), whatever the host's caches are, so that a count is the same everywhere.
-CACHE_GEOMETRY = ("--I1=32768,8,64", "--D1=32768,8,64", "--LL=1048576,16,64")
-
 #: A floor far below any correct program: two instructions per row. A count under it means work
 #: done where Callgrind does not look.
 FLOOR = 2 * (BENCH_NR + BENCH_NS)
 
-#: What join.o may call: memory allocation and the memory functions, abort.
-_ALLOWED_CALLS = """
-    malloc calloc realloc free aligned_alloc posix_memalign memalign
-    memcpy memmove memset memcmp abort __stack_chk_fail __memcpy_chk __memmove_chk __memset_chk
-    _GLOBAL_OFFSET_TABLE_
-"""
-ALLOWED_CALLS = frozenset(_ALLOWED_CALLS.split())
-#: Sections whose code runs before main() or after it returns.
-STARTUP_SECTIONS = re.compile(r"^\.(pre)?init_array|^\.fini_array|^\.ctors|^\.dtors|^\.init$|^\.fini$")
-#: The preamble of a Valgrind client request (rol rdi by 3, 13, 61, 51): such a request could
-#: switch the counting off.
-CLIENT_REQUEST = bytes.fromhex("48c1c70348c1c70d48c1c73d48c1c733")
-#: Instructions that enter the kernel without a library call.
-SYSTEM_CALL = re.compile(r"\s(syscall|sysenter|int\s+\$0x80)\b")
+#: What join.c may define and call: only hash_join(), memory allocation and the mem* functions.
+#: Everything else (I/O, processes, threads, time, ...) has no place in a single-threaded join.
+RULES = native.Rules(
+    objects=("join.o",),
+    exports=("hash_join",),
+    allowed_calls=native.MEMORY_CALLS,
+    harness_objects=("main.o",),
+)
 
 #: pair_hash() of join.h.
 PAIR_MUL_S, PAIR_MUL_X = np.uint64(0x9E3779B97F4A7C15), np.uint64(0xD6E8FEB86659FD93)
@@ -68,7 +56,9 @@ def uniform_u64(rng: np.random.Generator, n: int) -> np.ndarray:
 class Relations:
     """r and s, each as keys and payloads (uint64 arrays)."""
 
-    def __init__(self, r_keys: np.ndarray, r_payloads: np.ndarray, s_keys: np.ndarray, s_payloads: np.ndarray):
+    def __init__(
+        self, r_keys: np.ndarray, r_payloads: np.ndarray, s_keys: np.ndarray, s_payloads: np.ndarray
+    ):
         self.r_keys, self.r_payloads, self.s_keys, self.s_payloads = r_keys, r_payloads, s_keys, s_payloads
 
     @property
@@ -95,10 +85,22 @@ def benchmark_relations(rng: np.random.Generator, nr: int, ns: int) -> Relations
     kind = rng.choice(3, size=distinct, p=[0.6, 0.2, 0.2])
     index = np.arange(distinct, dtype=np.uint64)
     stride_base, dense_base = uniform_u64(rng, 2)
-    pool = np.where(kind == 0, uniform_u64(rng, distinct), np.where(kind == 1, stride_base + index * np.uint64(4096), dense_base + index))
-    r_keys = np.concatenate([pool, pool[rng.integers(0, max(distinct, 1), size=nr - distinct)]]) if distinct else np.zeros(nr, np.uint64)
+    pool = np.where(
+        kind == 0,
+        uniform_u64(rng, distinct),
+        np.where(kind == 1, stride_base + index * np.uint64(4096), dense_base + index),
+    )
+    r_keys = (
+        np.concatenate([pool, pool[rng.integers(0, max(distinct, 1), size=nr - distinct)]])
+        if distinct
+        else np.zeros(nr, np.uint64)
+    )
     s_kind = rng.choice(3, size=ns, p=[0.25, 0.45, 0.30]) if distinct else np.zeros(ns, np.int64)
-    absent = np.where(rng.random(ns) < 0.5, uniform_u64(rng, ns), dense_base + np.uint64(distinct) + rng.integers(0, 1 << 20, size=ns, dtype=np.uint64))
+    absent = np.where(
+        rng.random(ns) < 0.5,
+        uniform_u64(rng, ns),
+        dense_base + np.uint64(distinct) + rng.integers(0, 1 << 20, size=ns, dtype=np.uint64),
+    )
     if distinct:
         uniform_pick = pool[rng.integers(0, distinct, size=ns)]
         zipf_pick = pool[rng.permutation(distinct)[np.minimum(rng.zipf(1.2, size=ns), distinct) - 1]]
@@ -133,7 +135,8 @@ def expected_result(rel: Relations) -> tuple[int, int, int]:
 
 
 def encode(rel: Relations) -> bytes:
-    assert rel.nr <= MAX_ROWS and rel.ns <= MAX_ROWS
+    assert rel.nr <= MAX_ROWS
+    assert rel.ns <= MAX_ROWS
     parts = [np.array([rel.nr, rel.ns], dtype="<u8").tobytes()]
     for keys, payloads in ((rel.r_keys, rel.r_payloads), (rel.s_keys, rel.s_payloads)):
         rows = np.empty((keys.size, 2), dtype="<u8")
@@ -154,100 +157,70 @@ def assert_result(raw: bytes, rel: Relations, what: str) -> None:
     assert not wrong, f"{what}: " + "; ".join(wrong)
 
 
-def run_case(submission: Submission, name: str, rel: Relations) -> None:
+def run_case(program: native.Program, name: str, rel: Relations) -> None:
     """Join one pair of relations with ./hjoin natively and compare the result."""
     what = f"{name} (nr={rel.nr}, ns={rel.ns})"
-    submission.write_file(f"{name}.bin", encode(rel))
-    result = submission.exec(f"./hjoin run {name}.bin {name}.out", timeout=60)
+    sub = program.submission
+    sub.write_file(f"{name}.bin", encode(rel))
+    result = program.run(f"run {name}.bin {name}.out", timeout=60)
     assert result.ok, f"{what}: ./hjoin failed: {result.describe()}\n{result.output[-2000:]}"
-    assert_result(submission.read_file(f"{name}.out"), rel, what)
-    submission.exec(f"rm -f {name}.bin {name}.out", timeout=30)
+    assert_result(sub.read_file(f"{name}.out"), rel, what)
+    sub.exec(f"rm -f {name}.bin {name}.out", timeout=30)
 
 
 # --- fixtures ----------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
-def build(submission: Submission):
-    """`make` in a pristine copy of environment/ with the submitted join.c."""
-    return submission.exec("make 2>&1", timeout=300)
-
-
-@pytest.fixture
-def built(build, submission: Submission) -> Submission:
-    if not build.ok:
-        pytest.fail("the program does not build (see test_builds)")
-    return submission
+def program(submission) -> native.Program:
+    """`make hjoin` in a pristine copy of environment/ with the submitted join.c, built once;
+    every run is of that binary (hash-checked) from a fresh private directory."""
+    return native.build(submission, "make hjoin", binary="hjoin", rules=RULES, timeout=300)
 
 
 # --- tests (the metric test comes last) --------------------------------------------------------
 
 
-def test_builds(build) -> None:
-    assert build.ok, f"make failed: {build.describe()}\n{build.output[-4000:]}"
+def test_builds(program: native.Program) -> None:
+    program.assert_built()
 
 
-def test_follows_the_rules(built: Submission) -> None:
-    """join.o defines only hash_join(), calls only allocation/memory functions, enters the
-    kernel only through them, runs no code before main() and holds no Valgrind client request."""
-    nm = built.exec("nm -P join.o", timeout=60)
-    assert nm.ok, f"nm failed: {nm.describe()}"
-    problems = []
-    for line in nm.stdout.splitlines():
-        fields = line.split()
-        if len(fields) < 2:
-            continue
-        name, kind = fields[0], fields[1]
-        if kind in "Uwv":  # undefined (w, v: weak undefined, resolved at link time all the same)
-            if name not in ALLOWED_CALLS:
-                problems.append(f"calls {name}()")
-        elif kind in "iI":
-            problems.append(f"defines the indirect function {name} (its resolver would run before main)")
-        elif kind.isupper() and kind not in "N":
-            if name != "hash_join":
-                problems.append(f"defines the global symbol {name} (make it static)")
-            elif kind != "T":
-                problems.append(f"hash_join is not an ordinary function (nm type {kind})")
-    headers = built.exec("objdump -h join.o", timeout=60)
-    assert headers.ok, f"objdump failed: {headers.describe()}"
-    for line in headers.stdout.splitlines():
-        fields = line.split()
-        if len(fields) >= 7 and fields[0].isdigit() and STARTUP_SECTIONS.search(fields[1]):
-            problems.append(f"has a {fields[1]} section (code that runs outside hash_join())")
-    code = built.exec("objdump -d join.o", timeout=60)
-    assert code.ok, f"objdump failed: {code.describe()}"
-    if SYSTEM_CALL.search(code.stdout):
-        problems.append("makes a system call directly (syscall, sysenter or int 0x80)")
-    if CLIENT_REQUEST in built.read_file("join.o"):
-        problems.append("contains a Valgrind client request")
-    assert not problems, "join.c breaks the rules: " + "; ".join(problems)
+def test_follows_the_rules(program: native.Program) -> None:
+    """join.o defines only hash_join(), calls only allocation/memory functions, runs no code
+    before main(), holds no system call or Valgrind client request; the program has no writable
+    code."""
+    program.assert_rules()
 
 
-def test_empty_relations(built: Submission) -> None:
+def test_empty_relations(program: native.Program) -> None:
     """An empty r, an empty s, both empty: no pairs."""
-    rng = rng_for(built.seed, 1)
+    rng = rng_for(program.submission.seed, 1)
     none = np.zeros(0, dtype=np.uint64)
-    run_case(built, "empty_r", with_payloads(rng, none, uniform_u64(rng, 100)))
-    run_case(built, "empty_s", with_payloads(rng, uniform_u64(rng, 100), none))
-    run_case(built, "empty_both", with_payloads(rng, none, none))
+    run_case(program, "empty_r", with_payloads(rng, none, uniform_u64(rng, 100)))
+    run_case(program, "empty_s", with_payloads(rng, uniform_u64(rng, 100), none))
+    run_case(program, "empty_both", with_payloads(rng, none, none))
 
 
-def test_many_to_many(built: Submission) -> None:
+def test_many_to_many(program: native.Program) -> None:
     """Few distinct keys, each many times on both sides (a key a times in r and b times in s
     makes a * b pairs), including 0 and 2^64 - 1."""
-    rng = rng_for(built.seed, 2)
+    rng = rng_for(program.submission.seed, 2)
     values = np.concatenate([np.array([0, (1 << 64) - 1], dtype=np.uint64), uniform_u64(rng, 6)])
     for i, (nr, ns) in enumerate(((1, 1), (7, 300), (200, 150), (2000, 40))):
-        run_case(built, f"many_{i}", with_payloads(rng, values[rng.integers(0, 8, nr)], values[rng.integers(0, 8, ns)]))
+        run_case(
+            program,
+            f"many_{i}",
+            with_payloads(rng, values[rng.integers(0, 8, nr)], values[rng.integers(0, 8, ns)]),
+        )
     single = uniform_u64(rng, 1)
-    run_case(built, "one_key", with_payloads(rng, np.repeat(single, 300), np.repeat(single, 500)))
+    run_case(program, "one_key", with_payloads(rng, np.repeat(single, 300), np.repeat(single, 500)))
 
 
-def test_key_patterns(built: Submission) -> None:
+def test_key_patterns(program: native.Program) -> None:
     """Keys that a weak hash function maps to few places: strides of 2^12, 2^32 and 2^56,
     consecutive integers, and keys that differ only in their top byte; s holds the keys of r
     and their neighbours."""
-    rng = rng_for(built.seed, 3)
+    rng = rng_for(program.submission.seed, 3)
     n = int(rng.integers(20000, 60000))
     index = np.arange(n, dtype=np.uint64)
     base = uniform_u64(rng, 1)[0]
@@ -258,38 +231,44 @@ def test_key_patterns(built: Submission) -> None:
         "consecutive": base + index,
     }
     for name, r_keys in cases.items():
-        s_keys = np.concatenate([r_keys[rng.integers(0, n, n)], r_keys[rng.integers(0, n, n // 2)] + np.uint64(1)])
-        run_case(built, name, with_payloads(rng, rng.permutation(r_keys), rng.permutation(s_keys)))
+        s_keys = np.concatenate(
+            [r_keys[rng.integers(0, n, n)], r_keys[rng.integers(0, n, n // 2)] + np.uint64(1)]
+        )
+        run_case(program, name, with_payloads(rng, rng.permutation(r_keys), rng.permutation(s_keys)))
 
 
-def test_no_match_and_all_match(built: Submission) -> None:
+def test_no_match_and_all_match(program: native.Program) -> None:
     """s disjoint from r; s equal to r (row for row, in another order)."""
-    rng = rng_for(built.seed, 4)
+    rng = rng_for(program.submission.seed, 4)
     n = int(rng.integers(10000, 50000))
     r_keys = uniform_u64(rng, n)
-    run_case(built, "no_match", with_payloads(rng, r_keys, uniform_u64(rng, 2 * n)))
-    run_case(built, "all_match", with_payloads(rng, r_keys, rng.permutation(r_keys)))
+    run_case(program, "no_match", with_payloads(rng, r_keys, uniform_u64(rng, 2 * n)))
+    run_case(program, "all_match", with_payloads(rng, r_keys, rng.permutation(r_keys)))
 
 
-def test_mixed_sizes(built: Submission) -> None:
+def test_mixed_sizes(program: native.Program) -> None:
     """The benchmark's distribution at sizes from tiny to beyond the benchmark's r, and with r
     larger than s."""
-    rng = rng_for(built.seed, 5)
-    sizes = [(int(rng.integers(1, 50)), int(rng.integers(1, 200))), (int(rng.integers(500, 5000)), int(rng.integers(1000, 20000))),
-             (int(rng.integers(50000, 200000)), int(rng.integers(10000, 50000))), (BENCH_NR + int(rng.integers(1, 99999)), int(rng.integers(100000, 400000)))]
+    rng = rng_for(program.submission.seed, 5)
+    sizes = [
+        (int(rng.integers(1, 50)), int(rng.integers(1, 200))),
+        (int(rng.integers(500, 5000)), int(rng.integers(1000, 20000))),
+        (int(rng.integers(50000, 200000)), int(rng.integers(10000, 50000))),
+        (BENCH_NR + int(rng.integers(1, 99999)), int(rng.integers(100000, 400000))),
+    ]
     for i, (nr, ns) in enumerate(sizes):
-        run_case(built, f"mixed_{i}", benchmark_relations(rng, nr, ns))
+        run_case(program, f"mixed_{i}", benchmark_relations(rng, nr, ns))
 
 
-def test_cycles(built: Submission, record_metric) -> None:
+def test_cycles(program: native.Program, record_metric) -> None:
     """The metric: Callgrind's estimated cycles (Ir + 10 x L1 misses + 100 x last-level misses on
-    the model machine) for one join of the benchmark relations, whose result must be right too."""
-    rel = benchmark_relations(rng_for(built.seed, 7), BENCH_NR, BENCH_NS)
-    built.write_file("bench.bin", encode(rel))
-    # The geometry goes first on the valgrind command line (it is parsed as Valgrind options).
-    command = " ".join((*CACHE_GEOMETRY, "./hjoin run bench.bin bench.out"))
-    counts = built.callgrind(command, cache_sim=True, timeout=600)
-    assert_result(built.read_file("bench.out"), rel, "benchmark")
+    the fixed model machine) for one join of the benchmark relations, whose result must be right
+    too."""
+    sub = program.submission
+    rel = benchmark_relations(rng_for(sub.seed, 7), BENCH_NR, BENCH_NS)
+    sub.write_file("bench.bin", encode(rel))
+    counts = program.count("run bench.bin bench.out", cache_sim=True, timeout=600)
+    assert_result(sub.read_file("bench.out"), rel, "benchmark")
     assert counts.cycles is not None
     assert counts.instructions >= FLOOR, (
         f"{counts.instructions} instructions is implausibly few for joining {BENCH_NR} with {BENCH_NS} rows "
