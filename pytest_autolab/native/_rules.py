@@ -219,7 +219,7 @@ def raw_syscalls(disassembly: str) -> list[str]:
         if head:
             function = head.group(1)
         elif m := SYSCALL_INSTRUCTION.search(line):
-            found.append(f"{function}: {m.group(1)}")
+            found.append(f"{function}: {' '.join(m.group(1).split())}")
     return found
 
 

@@ -172,15 +172,20 @@ def test_block_edges(program: native.Program) -> None:
         run_case(program, f"edge_{n}", *random_input(rng, n, d))
 
 
-def test_large_scores(program: native.Program) -> None:
+@pytest.mark.parametrize("shape", ["mid", "benchmark"])
+def test_large_scores(program: native.Program, shape: str) -> None:
     """Scores up to about +-150: exp() overflows float32 above 88, so the row maximum must be
-    subtracted (or its equivalent done online)."""
-    rng = rng_for(program.submission.seed, 4)
-    n, d = int(rng.integers(100, 300)), int(rng.choice((32, 64, 128)))
+    subtracted (or its equivalent done online). Also at the benchmark's shape (n=1024, d=64), so
+    that a softmax that is stable only for small inputs cannot pass."""
+    rng = rng_for(program.submission.seed, 4, 0 if shape == "mid" else 1)
+    if shape == "mid":
+        n, d = int(rng.integers(100, 300)), int(rng.choice((32, 64, 128)))
+    else:
+        n, d = BENCH_N, BENCH_D
     q, k, v = random_input(rng, n, d)
     s = q.astype(np.float64) @ k.T.astype(np.float64) / np.sqrt(d)
     factor = np.sqrt(rng.uniform(110, 150) / np.abs(s).max())
-    run_case(program, "large_scores", q * np.float32(factor), k * np.float32(factor), v)
+    run_case(program, f"large_scores_{shape}", q * np.float32(factor), k * np.float32(factor), v)
 
 
 def test_very_negative_scores(program: native.Program) -> None:
