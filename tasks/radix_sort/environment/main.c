@@ -128,7 +128,7 @@ static uint64_t below(uint64_t bound) { return (uint64_t)(((unsigned __int128)ne
 /*
  * The benchmark's distribution: uniform 64-bit keys (30% of the keys), a few distinct values
  * (20%), a skewed (Zipf-like) choice among 20000 values (20%), ascending or descending runs
- * (15%), 32-bit keys (15%); each family cut into blocks of 256 to 16383 keys, and the blocks of
+ * (15%), 32-bit keys (15%); each family cut into blocks of 256 to 4095 keys, and the blocks of
  * all families in a random order.
  */
 static int gen(size_t n, unsigned long long seed, const char *path)
@@ -151,7 +151,7 @@ static int gen(size_t n, unsigned long long seed, const char *path)
         size_t quota = f < 4 ? n * share[f] / 100 : n - (size_t)done;
         done += (int)quota;
         while (quota > 0) {
-            size_t len = 256 + below(16128);
+            size_t len = 256 + below(3840);
             len = len < quota ? len : quota;
             block_len[nblocks] = len;
             block_family[nblocks++] = f;
