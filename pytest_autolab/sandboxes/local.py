@@ -93,7 +93,7 @@ class LocalSandbox:
     def _environment(self, extra: Mapping[str, str] | None) -> dict[str, str]:
         # Scrubbed: nothing of the harness's environment (keys, tokens) leaks in.
         path = os.pathsep.join(
-            dict.fromkeys([os.path.dirname(sys.executable), "/usr/local/bin", "/usr/bin", "/bin"])
+            dict.fromkeys([os.path.dirname(sys.executable), *_toolchain_dirs(), "/usr/local/bin", "/usr/bin", "/bin"])
         )
         env = {
             "PATH": path,
@@ -106,6 +106,7 @@ class LocalSandbox:
             # group (setsid, a daemon) is still found and killed.
             _SANDBOX_MARK: self.root.name,
         }
+        env.update(_rustup_environment())
         if extra:
             env.update(extra)
         return env
@@ -342,3 +343,21 @@ class LocalBackend:
         count = sum(1 for _ in base.iterdir())
         shutil.rmtree(base, ignore_errors=True)
         return count
+
+
+#: Compilers that tasks build with and that may live outside the scrubbed PATH (rustup installs
+#: cargo and rustc in ~/.cargo/bin).
+TOOLCHAIN_COMMANDS = ("cargo", "rustc")
+
+
+def _toolchain_dirs() -> list[str]:
+    """The folders of the toolchain commands found on the harness's own PATH."""
+    found = (shutil.which(command) for command in TOOLCHAIN_COMMANDS)
+    return [os.path.dirname(path) for path in found if path]
+
+
+def _rustup_environment() -> dict[str, str]:
+    """RUSTUP_HOME for rustup's proxies (cargo, rustc), which look for their toolchains under
+    $HOME, and HOME is the sandbox's own."""
+    home = os.environ.get("RUSTUP_HOME") or os.path.expanduser("~/.rustup")
+    return {"RUSTUP_HOME": home} if os.path.isdir(home) else {}
