@@ -33,14 +33,16 @@ FLOOR = 30 * BENCH_M
 #: What g++ emits for std::map and std::set beyond the common C++ runtime (the red-black tree's
 #: out-of-line helpers in libstdc++).
 RB_TREE_CALLS = frozenset(
-    """
-    _ZSt18_Rb_tree_incrementPSt18_Rb_tree_node_base _ZSt18_Rb_tree_incrementPKSt18_Rb_tree_node_base
-    _ZSt18_Rb_tree_decrementPSt18_Rb_tree_node_base _ZSt18_Rb_tree_decrementPKSt18_Rb_tree_node_base
-    _ZSt29_Rb_tree_insert_and_rebalancebPSt18_Rb_tree_node_baseS0_RS_
-    _ZSt28_Rb_tree_rebalance_for_erasePSt18_Rb_tree_node_baseRS_
-    _ZNKSt8__detail20_Prime_rehash_policy11_M_next_bktEm
-    _ZNKSt8__detail20_Prime_rehash_policy14_M_need_rehashEmmm
-    """.split()
+    [
+        "_ZSt18_Rb_tree_incrementPSt18_Rb_tree_node_base",
+        "_ZSt18_Rb_tree_incrementPKSt18_Rb_tree_node_base",
+        "_ZSt18_Rb_tree_decrementPSt18_Rb_tree_node_base",
+        "_ZSt18_Rb_tree_decrementPKSt18_Rb_tree_node_base",
+        "_ZSt29_Rb_tree_insert_and_rebalancebPSt18_Rb_tree_node_baseS0_RS_",
+        "_ZSt28_Rb_tree_rebalance_for_erasePSt18_Rb_tree_node_baseRS_",
+        "_ZNKSt8__detail20_Prime_rehash_policy11_M_next_bktEm",
+        "_ZNKSt8__detail20_Prime_rehash_policy14_M_need_rehashEmmm",
+    ]
 )
 RULES = native.Rules(
     objects=("search.o",),
@@ -68,7 +70,9 @@ def mixed_keys(rng: np.random.Generator, n: int) -> np.ndarray:
     (gaps of 1 to 3) instead."""
     runs = max(1, n)
     kind = rng.integers(0, 100, size=runs)
-    length = np.where(kind < 82, 1, np.where(kind < 97, rng.integers(2, 5, size=runs), rng.integers(5, 33, size=runs)))
+    length = np.where(
+        kind < 82, 1, np.where(kind < 97, rng.integers(2, 5, size=runs), rng.integers(5, 33, size=runs))
+    )
     start = random_u64(rng, runs)
     owner = np.repeat(np.arange(runs), length)[:n]
     offset = np.arange(owner.size) - np.repeat(np.cumsum(length) - length, length)[:n]
@@ -90,7 +94,9 @@ def styled_keys(rng: np.random.Generator, n: int, style: str) -> np.ndarray:
     if style == "dense":  # consecutive integers: every query between keys is adjacent to one
         return np.arange(n, dtype=np.uint64) + np.uint64(rng.integers(0, 1 << 62))
     if style == "extremes":  # 0, the sign bit's neighbours and UINT64_MAX, with duplicates
-        special = np.array([0, 1, (1 << 63) - 1, 1 << 63, (1 << 63) + 1, U64_MAX - 1, U64_MAX], dtype=np.uint64)
+        special = np.array(
+            [0, 1, (1 << 63) - 1, 1 << 63, (1 << 63) + 1, U64_MAX - 1, U64_MAX], dtype=np.uint64
+        )
         return np.sort(np.concatenate([rng.choice(special, size=n - n // 2), random_u64(rng, n // 2)]))
     raise ValueError(style)
 
@@ -106,7 +112,11 @@ def candidate_pairs(rng: np.random.Generator, keys: np.ndarray, m: int) -> np.nd
     picked = keys[rng.integers(0, keys.size, size=count)]
     kind = rng.integers(0, 100, size=count)
     lo, hi = int(keys[0]), int(keys[-1])
-    below_min = rng.integers(0, lo + 1, size=count, dtype=np.uint64, endpoint=False) if lo > 0 else np.zeros(count, np.uint64)
+    below_min = (
+        rng.integers(0, lo + 1, size=count, dtype=np.uint64, endpoint=False)
+        if lo > 0
+        else np.zeros(count, np.uint64)
+    )
     above_max = (
         np.uint64(hi + 1) + rng.integers(0, U64_MAX - hi, size=count, dtype=np.uint64, endpoint=True)
         if hi < U64_MAX
@@ -135,7 +145,7 @@ def expected_answers(keys: np.ndarray, pairs: np.ndarray) -> tuple[np.ndarray, n
     both = np.searchsorted(keys, pairs.ravel(), side="left").reshape(pairs.shape)
     first, second = both[:, 0].tolist(), both[:, 1].tolist()
     answers, chosen, prev = [], [], 0
-    for a, b in zip(first, second):
+    for a, b in zip(first, second, strict=False):
         side = prev & 1
         prev = b if side else a
         answers.append(prev)
@@ -146,7 +156,9 @@ def expected_answers(keys: np.ndarray, pairs: np.ndarray) -> tuple[np.ndarray, n
 
 def assert_answers(raw: bytes, keys: np.ndarray, pairs: np.ndarray, what: str) -> None:
     m = pairs.shape[0]
-    assert len(raw) == 4 * m, f"{what}: the output has {len(raw)} bytes, expected {4 * m} (one uint32 per query)"
+    assert len(raw) == 4 * m, (
+        f"{what}: the output has {len(raw)} bytes, expected {4 * m} (one uint32 per query)"
+    )
     got = np.frombuffer(raw, dtype="<u4")
     want, queries = expected_answers(keys, pairs)
     wrong = np.flatnonzero(got != want)
@@ -202,7 +214,7 @@ def test_follows_the_rules(built: native.Program) -> None:
 def test_small_sizes(built: native.Program) -> None:
     """Every n up to 20 and the edges of 8-key blocks and 9-way nodes, each with a random style."""
     rng = rng_for(built.submission.seed, 1)
-    sizes = [*range(0, 21), 23, 31, 32, 33, 63, 64, 65, 71, 72, 73, 80, 81, 89]
+    sizes = [*range(21), 23, 31, 32, 33, 63, 64, 65, 71, 72, 73, 80, 81, 89]
     styles = ("mixed", "all_equal", "few_distinct", "dense", "extremes")
     for n in sizes:
         style = styles[int(rng.integers(0, len(styles)))] if n else "mixed"

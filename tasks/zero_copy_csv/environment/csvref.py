@@ -121,7 +121,7 @@ def parse(doc: bytes) -> list[list[bytes]]:
         elif doc[pos] == 0x0A:
             pos += 1
         else:
-            raise MalformedDocument(f"unexpected byte {doc[pos:pos + 1]!r} at offset {pos}")
+            raise MalformedDocument(f"unexpected byte {doc[pos : pos + 1]!r} at offset {pos}")
     return records
 
 
@@ -160,7 +160,7 @@ def aggregate(records: list[list[bytes]]) -> list[ColumnStats]:
     for record in records:
         while len(columns) < len(record):
             columns.append(ColumnStats())
-        for column, field in zip(columns, record):
+        for column, field in zip(columns, record, strict=False):
             column.add(field)
     return columns
 
@@ -233,7 +233,9 @@ def _notes(rng: np.random.Generator) -> str:
     return text
 
 
-def benchmark_records(seed: int, records: int = 100_000) -> tuple[list[list[bytes]], list[bytes], list[list[bool]]]:
+def benchmark_records(
+    seed: int, records: int = 100_000
+) -> tuple[list[list[bytes]], list[bytes], list[list[bool]]]:
     """The records of the benchmark document, their terminators and which fields are quoted
     though they need not be. Eight columns: an id, a code, a name in many scripts, an amount
     (integers, decimals, near-integers), a comment (commas and quotes), a flag (mostly empty),
@@ -245,7 +247,11 @@ def benchmark_records(seed: int, records: int = 100_000) -> tuple[list[list[byte
     amount = _pool(rng, 5000, _amount)
     comment = _pool(rng, 5000, _comment)
     notes = _pool(rng, 3000, _notes)
-    date = _pool(rng, 1000, lambda r: f"20{int(r.integers(0, 30)):02d}-{int(r.integers(1, 13)):02d}-{int(r.integers(1, 29)):02d}")
+    date = _pool(
+        rng,
+        1000,
+        lambda r: f"20{int(r.integers(0, 30)):02d}-{int(r.integers(1, 13)):02d}-{int(r.integers(1, 29)):02d}",
+    )
     flag = [b"", b"", b"", b"", b"Y", b"N", b"y"]
     extra = _pool(rng, 100, lambda r: _text(r, LATIN, 0, 6))
     pools = [code, name, amount, comment, flag, notes, date]
@@ -256,7 +262,7 @@ def benchmark_records(seed: int, records: int = 100_000) -> tuple[list[list[byte
     quoted = rng.integers(0, 100, size=(records, 10)) < 4
     out, terminators, quote = [], [], []
     for i in range(records):
-        record = [str(i).encode()] + [pool[pick[i]] for pool, pick in zip(pools, picks)]
+        record = [str(i).encode()] + [pool[pick[i]] for pool, pick in zip(pools, picks, strict=False)]
         if shape[i] < 2:
             record = record[: 8 - short[i]]
         elif shape[i] < 3:
@@ -290,7 +296,7 @@ def main(argv: list[str]) -> int:
         if got == want:
             print("ok")
             return 0
-        for g, w in zip(got.splitlines() + [""] * 99, want.splitlines()):
+        for g, w in zip(got.splitlines() + [""] * 99, want.splitlines(), strict=False):
             if g != w:
                 print(f"FAIL: got      {g!r}\n      expected {w!r}")
                 break
