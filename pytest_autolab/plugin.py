@@ -20,7 +20,7 @@ import math
 import random
 import secrets
 import time
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -558,17 +558,20 @@ def submission(
 
 
 @pytest.fixture
-def record_metric(autolab_verdict: Verdict) -> Callable[[float], None]:
-    """Record the task's metric (once). Skips the test when the submission already failed."""
+def record_metric(autolab_verdict: Verdict) -> Callable[..., None]:
+    """Record the task's metric (once), and optionally how it was measured (``details``, a JSON
+    object kept in result.json as ``measurement``). Skips the test when the submission already
+    failed."""
     verdict = autolab_verdict
     if verdict.failures:
         pytest.skip("not measured: the submission already failed a correctness test")
 
-    def record(value: float) -> None:
+    def record(value: float, *, details: Mapping[str, Any] | None = None) -> None:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
             raise TypeError(f"record_metric: expected a finite number, got {value!r}")
         if verdict.metric is not None:
             raise RuntimeError(f"record_metric called twice ({verdict.metric!r}, then {value!r})")
         verdict.metric = float(value)
+        verdict.metric_details = dict(details or {})
 
     return record

@@ -22,7 +22,7 @@ from ..measure import (
 from ..sandboxes import ExecResult, Sandbox
 from ._elf import Elf, ElfError
 from ._landlock import LANDLOCK_MISSING_EXIT, LAUNCHER
-from ._rules import Rules, check_object, check_program, raw_syscalls
+from ._rules import CLIENT_REQUEST, Rules, check_object, check_program, raw_syscalls
 
 __all__ = ["CountingTampered", "Program", "ProgramChanged", "build", "tampering"]
 
@@ -34,6 +34,16 @@ VALGRIND_OPTIONS = ("--run-libc-freeres=no", "--run-cxx-freeres=no", "--vgdb=no"
 CROSS_CHECK_SLACK = 5000
 #: An argument that names an output file by default (created empty before the run: with the
 #: run's directory, the only place the run may write): a relative path with an extension.
+#: The objects a Callgrind profile names (``ob=(3) /usr/lib/x86_64-linux-gnu/libc.so.6``).
+OBJECT_LINE = re.compile(r"^c?ob=\(\d+\) (/\S+)$", re.M)
+#: Valgrind's own files (its preloaded library runs at start-up; the harness unmaps its code).
+VALGRIND_DIRS = (
+    "/usr/libexec/valgrind/",
+    "/usr/lib/x86_64-linux-gnu/valgrind/",
+    "/usr/local/libexec/valgrind/",
+)
+#: A request for executable memory in Valgrind's system-call trace: (call, prot).
+EXECUTABLE_REQUEST = re.compile(r"sys_(mmap|mprotect|pkey_mprotect) \( [^,]+, [^,]+, (\d+)")
 OUTPUT_ARG = re.compile(r"^[\w.-][\w./-]*\.[A-Za-z0-9]+$")
 
 
@@ -73,6 +83,8 @@ class Program:
         self.hashes: dict[str, str] = {}
         self._files: dict[str, bytes] = {}
         self._problems: list[str] | None = None
+        #: Output files that runs were allowed to write (created by ``_prepare``).
+        self._outputs_made: set[str] = set()
         if build_result.ok:
             for path in (
                 binary,
@@ -160,7 +172,9 @@ class Program:
         outs = self._outputs(args, outputs)
         options = ["--dump-line=no", "--dump-instr=no", "--compress-strings=no"]
         options += ["--cache-sim=yes", *cache.options()] if cache_sim else ["--cache-sim=no"]
-        first = self._valgrind("callgrind", args, options, timeout, env, outs)
+        # --trace-syscalls: every system call of the program goes to the log, where a request
+        # for executable memory after the lockdown shows (see autolab_harness.h).
+        first = self._valgrind("callgrind", args, [*options, "--trace-syscalls=yes"], timeout, env, outs)
         result = first.result
         assert result.ok, (
             f"./{self.binary} {args} failed under Callgrind: {result.describe()}\n{result.output[-3000:]}"
@@ -177,6 +191,7 @@ class Program:
         except CallgrindError as exc:
             pytest.fail(f"./{self.binary} {args}: Callgrind wrote no counts ({exc})", pytrace=False)
         problems = tampering(first, second, events["Ir"])
+        problems += self._libraries_with_client_requests(first.text)
         if problems:
             raise CountingTampered(f"the measured run of ./{self.binary} {args} " + "; ".join(problems))
         return Counts(
@@ -217,13 +232,15 @@ class Program:
             words = [w for w in shlex.split(args) if OUTPUT_ARG.match(w)]
         except ValueError:
             return []
-        if not words:
-            return []
-        quoted = " ".join(shlex.quote(w) for w in words)
-        out = self.submission.sandbox.exec(
-            f'for f in {quoted}; do [ -e "$f" ] || echo "$f"; done', timeout=60
-        )
-        return out.stdout.splitlines()
+        # A file this program's runs wrote before is an output again (a rerun with the same name).
+        fresh = [w for w in words if w not in self._outputs_made]
+        if fresh:
+            quoted = " ".join(shlex.quote(w) for w in fresh)
+            out = self.submission.sandbox.exec(
+                f'for f in {quoted}; do [ -e "$f" ] || echo "$f"; done', timeout=60
+            )
+            fresh = out.stdout.splitlines()
+        return [w for w in words if w in self._outputs_made or w in fresh]
 
     def _launch(self, scratch: str, args: str, outputs: Sequence[str], prefix: str = "") -> str:
         """The command that runs the fresh copy inside the Landlock domain."""
@@ -241,7 +258,28 @@ class Program:
                 " && ".join(f": > {shlex.quote(o)}" for o in outputs), timeout=60
             )
             assert made.ok, f"could not create the output files {list(outputs)}: {made.output[-500:]}"
+            self._outputs_made.update(outputs)
         return scratch
+
+    def _libraries_with_client_requests(self, profile: str) -> list[str]:
+        """The libraries that ran code in the measured run and hold a client request (none should)."""
+        libraries = sorted(
+            {
+                m.group(1)
+                for m in OBJECT_LINE.finditer(profile)
+                if not m.group(1).startswith(VALGRIND_DIRS) and not m.group(1).endswith("/" + self._name)
+            }
+        )
+        if not libraries:
+            return []
+        pattern = "".join(f"\\x{b:02x}" for b in CLIENT_REQUEST)
+        out = self.submission.sandbox.exec(
+            f"LC_ALL=C grep -laP '{pattern}' -- " + " ".join(shlex.quote(p) for p in libraries) + "; true",
+            timeout=120,
+        )
+        return [
+            f"ran code of {path}, which holds a Valgrind client request" for path in out.stdout.splitlines()
+        ]
 
     def _valgrind(
         self,
@@ -390,9 +428,10 @@ def tampering(callgrind: Measured, cachegrind: Measured, instructions: int) -> l
       its log (at -v -v -v) names the first request a program sends it.
     - Both runs must write the same outputs: a program that behaves differently under the two
       tools is found out.
-    Not detected here: a core client request (``VALGRIND_NON_SIMD_CALL``: code run natively,
-    uncounted by either tool) sent from code written at run time; the object checks refuse the
-    request in the program's own code (docs/tasks.md, "Native tasks").
+    - After the lockdown the program may not ask for executable memory (Valgrind's trace of its
+      system calls shows every request): the harness has already removed every executable place
+      a core client request such as ``VALGRIND_NON_SIMD_CALL`` (a function run natively,
+      uncounted by either tool) could be sent from.
     """
     problems = []
     if not cachegrind.result.ok:
@@ -411,9 +450,24 @@ def tampering(callgrind: Measured, cachegrind: Measured, instructions: int) -> l
         )
     if "unhandled client request" in cachegrind.log:
         problems.append("sent a Valgrind client request")
+    problems += executable_memory_requests(callgrind.log)
     if callgrind.digests != cachegrind.digests:
         problems.append("wrote different outputs under Callgrind and under Cachegrind")
     return problems
+
+
+def executable_memory_requests(trace: str) -> list[str]:
+    """What Valgrind's system-call trace shows of executable memory asked for after the lockdown
+    (the harness's ``prctl(PR_SET_SECCOMP)``), or of a lockdown that never happened."""
+    locked, found = False, []
+    for line in trace.splitlines():
+        if "sys_prctl ( 22," in line:
+            locked = True
+        elif locked and (m := EXECUTABLE_REQUEST.search(line)) and int(m.group(2)) & 4:
+            found.append(f"asked for executable memory after the lockdown ({m.group(0)} ...)")
+    if not locked:
+        return ["never locked the process down (no seccomp filter in the trace)"]
+    return found
 
 
 def _check_landlock(result: ExecResult) -> None:
