@@ -264,4 +264,4 @@ def test_simulated_cycles(built: native.Program, record_metric) -> None:
         f"{counts.cycles} simulated cycles is implausibly few for {BENCH_M} queries (floor {FLOOR}): "
         "was work done outside the measured process?"
     )
-    record_metric(counts.cycles)
+    record_metric(counts.cycles, details=counts.details())

@@ -16,6 +16,13 @@
  *   - cannot create processes or threads, exec a program, trace or write another process, or use
  *     io_uring (a seccomp filter; refused with EPERM). (Executable memory cannot be refused here:
  *     Valgrind maps its own code cache executable as the program runs.)
+ *   - under Valgrind, has no executable memory that could hold a client request (a request can
+ *     switch the counting off or run code natively, uncounted): the code of Valgrind's preloaded
+ *     library is unmapped, and the heap, which Valgrind maps executable, is made non-executable
+ *     (its later growth follows). The verifier sees any later request for executable memory in
+ *     Valgrind's system-call trace, and checks the program and the libraries for requests.
+ *   - ends with _exit() once main returns or exit() is called (after flushing stdio), so that no
+ *     code of an unmapped library runs at exit.
  * The rest is done from outside, by the verifier (pytest_autolab.native): every run starts in a
  * Landlock domain where nothing but the run's fresh private directory and its output files can
  * be written (Valgrind 3.19 cannot pass Landlock's system calls through, so the domain is entered
@@ -24,7 +31,15 @@
 #ifndef AUTOLAB_HARNESS_H
 #define AUTOLAB_HARNESS_H
 
+#ifndef _GNU_SOURCE
+#error "define _GNU_SOURCE before any #include: autolab_harness.h needs dl_iterate_phdr"
+#endif
+
 #include <errno.h>
+#include <link.h>
+#include <stdint.h>
+#include <sys/mman.h>
+#include <unistd.h>
 #include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
@@ -39,6 +54,72 @@ static void autolab_die(const char *what, const char *detail)
 {
     fprintf(stderr, "autolab harness: %s%s%s\n", what, detail ? ": " : "", detail ? detail : "");
     exit(2);
+}
+
+/* ---- Valgrind: no executable memory that could hold a client request ----------------------- */
+
+struct autolab_preload {
+    int count;
+    uintptr_t start[8], end[8];
+};
+
+static int autolab_find_preload(struct dl_phdr_info *info, size_t size, void *data)
+{
+    (void)size;
+    struct autolab_preload *found = data;
+    const char *name = info->dlpi_name ? strrchr(info->dlpi_name, '/') : NULL;
+    if (!name || strncmp(name + 1, "vgpreload_core", 14) != 0)
+        return 0;
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    for (int i = 0; i < info->dlpi_phnum && found->count < 8; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X))
+            continue;
+        uintptr_t at = info->dlpi_addr + ph->p_vaddr;
+        found->start[found->count] = at & ~(page - 1);
+        found->end[found->count] = (at + ph->p_memsz + page - 1) & ~(page - 1);
+        found->count++;
+    }
+    return 0;
+}
+
+/* Valgrind maps the brk heap read-write-execute; the mapping holding the current break loses
+ * its execute permission, and Valgrind extends the heap with the permissions it has. */
+static void autolab_heap_not_executable(void)
+{
+    uintptr_t brk = (uintptr_t)sbrk(0), page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    FILE *maps = fopen("/proc/self/maps", "r");
+    if (!maps)
+        autolab_die("cannot read /proc/self/maps", strerror(errno));
+    char line[512];
+    unsigned long lo, hi;
+    char perms[5];
+    while (fgets(line, sizeof line, maps))
+        if (sscanf(line, "%lx-%lx %4s", &lo, &hi, perms) == 3 && brk > lo && brk <= hi && perms[2] == 'x' &&
+            mprotect((void *)lo, ((brk + page - 1) & ~(page - 1)) - lo, PROT_READ | PROT_WRITE) != 0)
+            autolab_die("cannot make the heap non-executable", strerror(errno));
+    fclose(maps);
+}
+
+static void autolab_exit_now(int status, void *arg)
+{
+    (void)arg;
+    fflush(NULL);
+    _exit(status);
+}
+
+static void autolab_no_client_requests(void)
+{
+    if (on_exit(autolab_exit_now, NULL) != 0)
+        autolab_die("cannot register the exit handler", NULL);
+    struct autolab_preload preload = {0};
+    dl_iterate_phdr(autolab_find_preload, &preload);
+    if (!preload.count)
+        return; /* not under Valgrind */
+    for (int i = 0; i < preload.count; i++)
+        if (munmap((void *)preload.start[i], preload.end[i] - preload.start[i]) != 0)
+            autolab_die("cannot unmap the code of Valgrind's preloaded library", strerror(errno));
+    autolab_heap_not_executable();
 }
 
 /* ---- seccomp: no processes, threads, exec or tracing ----------------------------------------- */
@@ -82,6 +163,7 @@ static void autolab_seccomp(void)
 static void autolab_lockdown(void)
 {
     fflush(NULL);
+    autolab_no_client_requests();
     autolab_seccomp();
 }
 
