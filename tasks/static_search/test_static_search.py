@@ -180,7 +180,8 @@ def run_case(program: native.Program, name: str, keys: np.ndarray, pairs: np.nda
     result = program.run(f"run {name}.bin {name}.out", timeout=120)
     assert result.ok, f"{what}: ./search failed: {result.describe()}\n{result.output[-2000:]}"
     assert_answers(program.submission.read_file(f"{name}.out"), keys, pairs, what)
-    program.submission.exec(f"rm -f {name}.bin {name}.out", timeout=30)
+    if keys.size > 100_000:
+        program.submission.exec(f"rm -f {name}.bin {name}.out", timeout=30)
 
 
 # --- fixtures ----------------------------------------------------------------------------------
@@ -212,9 +213,9 @@ def test_follows_the_rules(built: native.Program) -> None:
 
 
 def test_small_sizes(built: native.Program) -> None:
-    """Every n up to 20 and the edges of 8-key blocks and 9-way nodes, each with a random style."""
+    """Tiny n and the edges of 8-key blocks and 9-way nodes, each with a random style."""
     rng = rng_for(built.submission.seed, 1)
-    sizes = [*range(21), 23, 31, 32, 33, 63, 64, 65, 71, 72, 73, 80, 81, 89]
+    sizes = [0, 1, 2, 3, 5, 7, 8, 9, 15, 16, 17, 63, 64, 65, 72, 73, 81]
     styles = ("mixed", "all_equal", "few_distinct", "dense", "extremes")
     for n in sizes:
         style = styles[int(rng.integers(0, len(styles)))] if n else "mixed"
