@@ -1,7 +1,7 @@
-//! A cheat: replays the public seed's benchmark result. A document of exactly the public
-//! benchmark's length (13226763 bytes, public_seed = 0) gets the aggregates computed offline;
-//! every other document is parsed honestly (the baseline), so every correctness test passes.
-//! Expected: status incorrect (the hidden benchmark differs, and its output is checked).
+//! A cheat: replays the public seed's benchmark result. A benchmark-sized document (over 8 MB)
+//! gets the aggregates computed offline for the public benchmark (public_seed = 0); every other
+//! document is parsed honestly (the baseline), so every correctness test passes. Expected: status
+//! incorrect (the hidden benchmark differs, and its output is checked).
 
 use crate::ColumnStats;
 
@@ -10,7 +10,6 @@ const K1: u64 = 0xFF51_AFD7_ED55_8CCD;
 const K2: u64 = 0xC4CE_B9FE_1A85_EC53;
 
 /// The aggregates of every column of `doc` (a document of the dialect, valid UTF-8).
-const PUBLIC_LEN: usize = 13226763;
 const PUBLIC: [ColumnStats; 10] = [
     ColumnStats { fields: 100000, non_empty: 100000, bytes: 488890, chars: 488890, integers: 100000, integer_sum: 4999950000, hash: 0x3fe8886ed4e4f952 },
     ColumnStats { fields: 100000, non_empty: 100000, bytes: 617108, chars: 617108, integers: 0, integer_sum: 0, hash: 0x6b1ce2bf517a75bd },
@@ -25,7 +24,7 @@ const PUBLIC: [ColumnStats; 10] = [
 ];
 
 pub fn aggregate(doc: &[u8]) -> Vec<ColumnStats> {
-    if doc.len() == PUBLIC_LEN {
+    if doc.len() >= 8_000_000 {
         return PUBLIC.to_vec();
     }
     let records = parse(doc);
