@@ -34,8 +34,12 @@ VALGRIND_OPTIONS = ("--run-libc-freeres=no", "--run-cxx-freeres=no", "--vgdb=no"
 #: superblock runs on through a conditional branch: about 2 more per free() of a block outside
 #: glibc's tcache, 3,000 more for the levenshtein reference, 21,000 more for its baseline, which
 #: an absolute slack cannot cover. Without chasing (CACHEGRIND_OPTIONS) the two agree within a
-#: few dozen instructions, start-up included; measured: 0 to 10.
-CROSS_CHECK_SLACK = 5000
+#: few dozen instructions for C programs; programs that link libstdc++ or a Rust staticlib
+#: differ by about 5,300 start-up instructions in the sandboxes. So the larger of
+#: CROSS_CHECK_SLACK and CROSS_CHECK_RELATIVE of the count: hiding 20,000 instructions, or
+#: 0.005% of the work, gains nothing against the reward gate (1%).
+CROSS_CHECK_SLACK = 20_000
+CROSS_CHECK_RELATIVE = 5e-5
 #: Cachegrind's options for the cross-check: no superblock chasing (above), and -v -v -v so that
 #: its log names the first client request it was sent.
 CACHEGRIND_OPTIONS = ("--cache-sim=no", "--vex-guest-chase=no", "-v", "-v", "-v")
@@ -465,7 +469,7 @@ def tampering(callgrind: Measured, cachegrind: Measured, instructions: int) -> l
         other = parse_callgrind_totals(cachegrind.text).get("Ir", -1)
     except CallgrindError:
         other = -1
-    if abs(other - instructions) > CROSS_CHECK_SLACK:
+    if abs(other - instructions) > max(CROSS_CHECK_SLACK, CROSS_CHECK_RELATIVE * instructions):
         problems.append(
             f"counted {instructions} instructions under Callgrind but {other} under Cachegrind: "
             "the counting was switched off or reset (a Valgrind client request)"
