@@ -14,14 +14,17 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
+import gc
 import hashlib
 import os
 import platform
+import re
 import sys
 import threading
 import time
 import traceback
-from collections.abc import Mapping
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +38,18 @@ from .sandboxes import ExecResult, Sandbox, SandboxBackend, SandboxError, Snapsh
 from .tasks import Task
 from .tools import Budget, BudgetExhausted, LabTools
 
-__all__ = ["AgentRun", "Lab", "RunSettings", "Submission", "Verdict", "hidden_seed"]
+__all__ = [
+    "AgentRun",
+    "Lab",
+    "RunSettings",
+    "Submission",
+    "Verdict",
+    "hidden_seed",
+    "json_safe",
+    "printable",
+    "redact_argv",
+    "redact_options",
+]
 
 #: Seconds a sandbox outlives the work it was started for (start-up, snapshot, teardown).
 SANDBOX_SLACK_S = 300.0
@@ -80,6 +94,72 @@ class RunSettings:
         return cls(**{**data, "run_dir": Path(data["run_dir"])})
 
 
+#: Option names whose values are credentials: never written anywhere (issue 7).
+SECRET_NAME = re.compile(r"key|token|secret|passw|pwd|credential|auth|cookie|private", re.IGNORECASE)
+REDACTED = "<redacted>"
+
+
+def redact_options(options: Mapping[str, str]) -> dict[str, str]:
+    """Agent options with the values of credential-like keys (api_key, token, ...) replaced."""
+    return {key: REDACTED if SECRET_NAME.search(key) else value for key, value in options.items()}
+
+
+def redact_argv(argv: Sequence[str]) -> list[str]:
+    """A command line with the values of credential-like ``--autolab-agent-option`` keys replaced."""
+    out: list[str] = []
+    after_option = False
+    for arg in argv:
+        prefix = ""
+        value = arg
+        if after_option:
+            after_option = False
+        elif arg.startswith("--autolab-agent-option="):
+            prefix, value = "--autolab-agent-option=", arg[len("--autolab-agent-option=") :]
+        elif arg == "--autolab-agent-option":
+            after_option = True
+            out.append(arg)
+            continue
+        else:
+            out.append(arg)
+            continue
+        key, sep, _ = value.partition("=")
+        out.append(f"{prefix}{key}={REDACTED}" if sep and SECRET_NAME.search(key) else arg)
+    return out
+
+
+def printable(text: str) -> str:
+    """``text`` as valid UTF-8: a lone surrogate (from bytes decoded with surrogateescape,
+    or an agent's exception) becomes a backslash escape instead of a crash when written."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def json_safe(value: Any, depth: int = 0) -> Any:
+    """A copy of ``value`` that json.dumps accepts: what an agent reports may hold anything."""
+    if depth > 20:
+        return "..."
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    if isinstance(value, str):
+        return printable(value)
+    if isinstance(value, Mapping):
+        return {printable(str(k)): json_safe(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [json_safe(v, depth + 1) for v in value]
+    try:
+        text = repr(value)
+    except Exception:
+        text = f"<unrepresentable {type(value).__name__}>"
+    return printable(text)[:500]
+
+
+def _describe_exception(exc: BaseException) -> str:
+    try:
+        message = str(exc)
+    except Exception:
+        message = "<the exception's message could not be read>"
+    return printable(f"{type(exc).__name__}: {message}")
+
+
 def hidden_seed(run_seed: int, task: Task) -> int:
     """The seed of a task's hidden inputs: derived from the run's seed, never the public one."""
     digest = hashlib.sha256(f"{run_seed}:{task.name}".encode()).digest()
@@ -95,9 +175,11 @@ def run_metadata(settings: RunSettings) -> dict[str, Any]:
     for dist in ("pytest", "pytest-xdist", "pytest-timeout", "hypothesis", "numpy", "docker"):
         with contextlib.suppress(md.PackageNotFoundError):
             versions[dist] = md.version(dist)
+    config = settings.to_json()
+    config["agent_options"] = redact_options(settings.agent_options)
     return {
         "run_id": settings.run_id,
-        "settings": settings.to_json(),
+        "settings": config,
         "versions": versions,
         "machine": {
             "platform": platform.platform(),
@@ -105,7 +187,7 @@ def run_metadata(settings: RunSettings) -> dict[str, Any]:
             "cpus": os.cpu_count(),
             "hostname": platform.node(),
         },
-        "argv": sys.argv,
+        "argv": redact_argv(sys.argv),
     }
 
 
@@ -140,6 +222,8 @@ class Verdict:
     #: "nodeid: message" of every failing test.
     failures: list[str] = dataclasses.field(default_factory=list)
     metric: float | None = None
+    #: Verifier tests that did not run (a selection, -x): the task is then not scored.
+    missing: list[str] = dataclasses.field(default_factory=list)
     #: The final result, once known (scored, or carried over, or a failed run).
     result: TaskResult | None = None
     #: The result was attached to a test report already.
@@ -193,6 +277,12 @@ class Lab:
     def backend(self) -> SandboxBackend:
         if self._backend is None:
             self._backend = get_backend(self.settings.sandbox, run_id=self.settings.run_id, notes=self.notes)
+            orphans = getattr(self._backend, "orphans_removed", 0)
+            if orphans:
+                self.notes.append(
+                    f"removed {orphans} Docker container(s) left by an earlier harness that died "
+                    "(killed, or crashed) before it could clean up"
+                )
         return self._backend
 
     @property
@@ -213,6 +303,28 @@ class Lab:
             time_s=task.agent_timeout_s * scale,
             max_evaluations=max(1, round(task.max_evaluations * scale)),
         )
+
+    @contextlib.contextmanager
+    def harness_warnings(self) -> Iterator[None]:
+        """Keep the harness's (and the agent's) warnings out of the verifier's tests.
+
+        The agent loop and the sandbox set-up run inside the first verifier test's fixtures,
+        where a project's ``filterwarnings = error`` would turn a harness warning (an unclosed
+        file of a cold image build) into a failed test and decide the verdict. Here they are
+        recorded and shown as notes; a garbage collection finalises what was left unclosed
+        here rather than in a verifier test.
+        """
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                yield
+            finally:
+                gc.collect()
+        for warning in caught:
+            where = f"{Path(warning.filename).name}:{warning.lineno}"
+            note = printable(f"harness warning ({where}): {warning.category.__name__}: {warning.message}")
+            if note not in self.notes:
+                self.notes.append(note[:500])
 
     # -- resume -------------------------------------------------------------------------------
 
@@ -322,10 +434,25 @@ class Lab:
                     f"plus {grace:.0f} s of grace; it was abandoned",
                 )
             if "error" in box:
-                atomic_write_text(log_dir / "error.txt", box["traceback"])
-                error = box["error"]
-                return done("agent_error", {}, f"the agent crashed: {type(error).__name__}: {error}")
-            outcome = box.get("outcome") or AgentOutcome()
+                atomic_write_text(log_dir / "error.txt", printable(box["traceback"]))
+                return done("agent_error", {}, f"the agent crashed: {_describe_exception(box['error'])}")
+            outcome = box.get("outcome")
+            if outcome is None:
+                outcome = AgentOutcome()
+            elif not isinstance(outcome, AgentOutcome):
+                return done(
+                    "agent_error",
+                    {},
+                    printable(f"the agent's run() returned {type(outcome).__name__}, "
+                              "expected an AgentOutcome or None")[:500],
+                )  # fmt: skip
+            # Whatever the agent put in it must not break result.json or the report.
+            usage = outcome.usage if isinstance(outcome.usage, Mapping) else {"usage": outcome.usage}
+            outcome = AgentOutcome(
+                message=printable(str(outcome.message)),
+                stop_reason=printable(str(outcome.stop_reason)),
+                usage=json_safe(usage),
+            )
             try:
                 files = sandbox.snapshot(task.editable)
             except SnapshotError as exc:
@@ -359,8 +486,13 @@ class Lab:
             limit_s=limit_s,
         )
 
-    def open_submission(self, task: Task, files: Mapping[str, bytes], *, hidden: bool) -> Submission:
-        """A FRESH sandbox from the pristine environment with ``files`` put in."""
+    def open_submission(
+        self, task: Task, files: Mapping[str, bytes], *, hidden: bool, seed: int | None = None
+    ) -> Submission:
+        """A FRESH sandbox from the pristine environment with ``files`` put in.
+
+        ``seed`` replaces the seed of the inputs (evaluate mode: the hidden re-verification
+        of the loop's best snapshots)."""
         role = "verify" if hidden else "evaluate"
         self.backend.prepare(task)
         sandbox = self.backend.start(
@@ -374,7 +506,10 @@ class Lab:
         except BaseException:
             sandbox.close()
             raise
-        seed = hidden_seed(self.settings.seed, task) if hidden else task.public_seed
+        if seed is None:
+            seed = hidden_seed(self.settings.seed, task) if hidden else task.public_seed
+        else:
+            hidden = seed != task.public_seed
         return Submission(task, sandbox, seed=seed, hidden=hidden)
 
     # -- results ------------------------------------------------------------------------------
@@ -394,6 +529,7 @@ class Lab:
             seed=hidden_seed(self.settings.seed, task),
             sandbox=self._backend.name if self._backend else self.settings.sandbox,
             finished_at=_now(),
+            notes=list(self.notes),
         )
         if run is not None:
             result.budget = dict(run.budget)
@@ -421,8 +557,17 @@ class Lab:
         result.verify_time_s = round(verify_time_s, 3)
         result.failures = list(verdict.failures)
         if verdict.failures:
+            # One failing test is enough for reward 0, whatever did not run.
             result.status = "incorrect"
             result.reason = f"{len(verdict.failures)} verifier test(s) failed: {verdict.failures[0]}"
+        elif verdict.missing:
+            total = len(verdict.missing)
+            names = ", ".join(m.rsplit("::", 1)[-1] for m in verdict.missing[:3]) + (", ..." if total > 3 else "")
+            result.status = "incomplete"
+            result.reason = (
+                f"not scored: {total} verifier test(s) did not run ({names}); a task is scored only "
+                "when its whole verifier runs (no -k, node ids, --lf, --deselect or -x)"
+            )
         elif verdict.metric is None:
             result.status = "no_metric"
             result.reason = "the verifier passed but recorded no metric (record_metric was not called)"
@@ -446,7 +591,7 @@ class Lab:
     def failed_run_result(self, task: Task, run: AgentRun) -> TaskResult:
         result = self.base_result(task, run)
         result.status = run.status
-        result.reason = run.reason
+        result.reason = printable(run.reason)
         return result
 
     def record(self, result: TaskResult) -> None:
