@@ -22,18 +22,34 @@ def _load(name: str) -> Callable[..., SandboxBackend]:
 
 
 def get_backend(name: str, *, run_id: str, notes: list[str] | None = None) -> SandboxBackend:
-    """The backend called ``name``; ``auto`` is Docker where an engine answers, else local.
+    """The backend called ``name``; ``auto`` is Docker where an engine answers and the base
+    image exists or can be built, else local.
 
     Under ``auto`` the reason for falling back is appended to ``notes`` (one line),
     so the caller can show it once.
     """
     if name == "auto":
         try:
-            return get_backend("docker", run_id=run_id)
+            docker = get_backend("docker", run_id=run_id)
         except SandboxUnavailable as exc:
             if notes is not None:
                 notes.append(f"no Docker engine answered ({exc}); using the local sandbox")
             return get_backend("local", run_id=run_id)
+        # An engine that cannot get the base image would fail every task: not a backend
+        # that can run (issue 7).
+        why = getattr(docker, "unavailable_reason", lambda: None)()
+        if why is None:
+            return docker
+        close = getattr(docker, "close", None)
+        if callable(close):
+            close()
+        if notes is not None:
+            notes.append(
+                f"a Docker engine answers, but {why}; using the local sandbox. To use Docker, "
+                "build the image once with `autolab image build` (needs debootstrap as root, "
+                "or a registry)"
+            )
+        return get_backend("local", run_id=run_id)
     if name not in BACKENDS:
         known = ", ".join(["auto", *BACKENDS])
         raise SandboxUnavailable(f"unknown sandbox backend {name!r}: expected one of {known}")

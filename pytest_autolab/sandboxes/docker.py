@@ -52,7 +52,13 @@ from ._base import (
     SnapshotLimits,
     check_snapshot_path,
 )
-from .images import Progress, ensure_base_image, ensure_task_image, task_repository
+from .images import (
+    Progress,
+    base_image_unavailable,
+    ensure_base_image,
+    ensure_task_image,
+    task_repository,
+)
 
 if TYPE_CHECKING:
     from ..tasks import Task
@@ -799,6 +805,15 @@ class DockerBackend:
                 self.client, method=self.base_method, force=force, progress=self.progress
             )
         return self._base_tag
+
+    def unavailable_reason(self) -> str | None:
+        """Why no sandbox can start here (the base image is missing and cannot be built), or None."""
+        if self._base_tag is not None:
+            return None
+        try:
+            return base_image_unavailable(self.client)
+        except Exception as exc:  # the engine misbehaves: say so rather than pick it
+            return f"the engine could not be asked about images ({_short(exc)})"
 
     def prepare(self, task: Task) -> None:
         self.task_image(task)
