@@ -276,7 +276,12 @@ class Lab:
     @property
     def backend(self) -> SandboxBackend:
         if self._backend is None:
-            self._backend = get_backend(self.settings.sandbox, run_id=self.settings.run_id, notes=self.notes)
+            self._backend = get_backend(
+                self.settings.sandbox, run_id=self.settings.run_id, notes=self.notes, hide=self.hidden_folders()
+            )
+            note = getattr(self._backend, "note", None)
+            if isinstance(note, str) and note not in self.notes:
+                self.notes.append(note)
             orphans = getattr(self._backend, "orphans_removed", 0)
             if orphans:
                 self.notes.append(
@@ -293,6 +298,12 @@ class Lab:
 
     def task_dir(self, task: Task) -> Path:
         return self.settings.run_dir / task.name
+
+    def hidden_folders(self) -> list[Path]:
+        """What the local sandbox hides from commands: this run's directory, and the folder
+        of every run beside it (earlier runs' run.json and result.json)."""
+        run_dir = self.settings.run_dir
+        return [run_dir.parent if run_dir.parent.name == "runs" else run_dir]
 
     def labels(self, task: Task, role: str) -> dict[str, str]:
         return {"autolab.run": self.settings.run_id, "autolab.task": task.name, "autolab.role": role}
@@ -483,6 +494,7 @@ class Lab:
             scratch=scratch,
             sandbox=self.backend.name,
             run_id=self.settings.run_id,
+            run_dir=self.settings.run_dir,
             limit_s=limit_s,
         )
 

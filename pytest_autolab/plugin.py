@@ -549,11 +549,6 @@ class AutolabPlugin:
                 bold=True,
             )
         notes = [note for r in self.results.values() for note in r.notes]
-        if any(r.sandbox == "local" for r in self.results.values()):
-            notes.append(
-                "the local sandbox does not isolate a hostile agent: the program ran as your "
-                "user with resource limits only (use --autolab-sandbox=docker for isolation)"
-            )
         if self._lab is not None:
             notes.extend(self._lab.notes)
         for note in dict.fromkeys(notes):
