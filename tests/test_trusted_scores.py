@@ -303,3 +303,45 @@ def test_autolab_is_not_requested_by_a_plain_project(pytester: pytest.Pytester) 
     (pytester.path / "tasks" / "t" / "task.toml").write_text("")
     assert autolab_requested(pytester.parseconfigure("tasks"))
     assert autolab_requested(pytester.parseconfigure(".", "--autolab-sandbox=local"))
+
+
+# --- 5: the loop statistics are re-verified on the hidden seed -----------------------------------
+
+SEEDED_VERIFIER = """
+def test_answers_this_seed(submission):
+    seed, _ = submission.read_file("value.txt").split()
+    assert int(seed) == submission.seed, "value.txt answers another seed"
+
+
+def test_value(submission, record_metric):
+    record_metric(int(submission.read_file("value.txt").split()[1]))
+"""
+
+PUBLIC_ANSWER_AGENT = '''
+class PublicAnswer:
+    """Hard-codes the answer of the public seed, evaluates it, and stops."""
+    name = "public-answer"
+    def run(self, ctx):
+        ctx.tools.write_file("value.txt", f"{ctx.task.public_seed} 10\\n")
+        ctx.tools.evaluate()
+'''
+
+
+def test_the_loops_best_n_and_anytime_score_are_reported_on_the_hidden_seed_too(
+    pytester: pytest.Pytester, make_task: MakeTask
+) -> None:
+    make_task(environment={"value.txt": "0 100\n"}, verifier=SEEDED_VERIFIER, **{"autolab.public_seed": 5})
+    (pytester.path / "public_agent.py").write_text(PUBLIC_ANSWER_AGENT)
+    pytester.syspathinsert()
+    result = pytester.runpytest("tasks", "--autolab-agent=public_agent:PublicAnswer", "--autolab-sandbox=local")
+    result.stdout.fnmatch_lines(
+        ["toy loop: 1 evaluations (1 correct), 1 improvements, 0 recoveries, best n 1 at *s (hidden seed: -), "
+         "anytime * (hidden seed: 0.000)"]  # fmt: skip
+    )
+    loop = json.loads((only_run_dir(pytester.path) / "toy" / "result.json").read_text())["loop"]
+    assert loop["best_n"] == 1.0
+    assert loop["anytime"] > 0.5
+    hidden = loop["hidden"]
+    assert (hidden["best_n"], hidden["anytime"], hidden["verified"]) == (None, 0.0, 1)
+    assert hidden["snapshots"][0]["status"] == "incorrect"
+    assert results_by_task(pytester.path)["toy"]["loop"]["hidden"]["best_n"] is None
