@@ -283,9 +283,7 @@ class Lab:
             self._backend = get_backend(
                 self.settings.sandbox, run_id=self.settings.run_id, notes=self.notes, hide=self.hidden_folders()
             )
-            note = getattr(self._backend, "note", None)
-            if isinstance(note, str) and note not in self.notes:
-                self.notes.append(note)
+            self._note_backend()
             orphans = getattr(self._backend, "orphans_removed", 0)
             if orphans:
                 self.notes.append(
@@ -299,6 +297,11 @@ class Lab:
         if self._agent is None:
             self._agent = load_agent(self.settings.agent, self.settings.agent_options)
         return self._agent
+
+    def _note_backend(self) -> None:
+        note = getattr(self._backend, "note", None)
+        if isinstance(note, str) and note not in self.notes:
+            self.notes.append(note)
 
     def task_dir(self, task: Task) -> Path:
         return self.settings.run_dir / task.name
@@ -424,6 +427,7 @@ class Lab:
             )
         except (AgentError, SandboxError) as exc:
             return AgentRun("error", {}, reason=str(exc), budget=budget_info, started_at=started_at)
+        self._note_backend()
 
         ledger = Ledger(folder)
         tools = LabTools(
@@ -554,6 +558,7 @@ class Lab:
             labels=self.labels(task, role),
             lifetime_s=task.verifier_timeout_s + SANDBOX_SLACK_S,
         )
+        self._note_backend()
         try:
             sandbox.write_files(files)
         except BaseException:
