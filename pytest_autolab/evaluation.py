@@ -172,7 +172,8 @@ def run_verifier(
 
     ``timeout`` replaces the task's verifier timeout (start-up grace added);
     ``limit_s`` is a hard cap on top of that: the agent's deadline; ``seed`` replaces
-    the public seed (the harness re-verifies the loop's best snapshots on the hidden one).
+    the public seed (the validation mode, and the harness's re-verification of the
+    loop's improvements, pass the hidden one).
     """
     start = time.monotonic()
     snapshot_dir = scratch / "snapshot"

@@ -548,8 +548,9 @@ class Lab:
     ) -> Submission:
         """A FRESH sandbox from the pristine environment with ``files`` put in.
 
-        ``seed`` replaces the seed of the inputs (evaluate mode: the hidden re-verification
-        of the loop's best snapshots)."""
+        The seed is the run's hidden one for a final verification, the public one for
+        evaluate(), unless ``seed`` is given (validation: the hidden seed, passed down).
+        """
         role = "verify" if hidden else "evaluate"
         self.backend.prepare(task)
         sandbox = self.backend.start(
@@ -566,8 +567,6 @@ class Lab:
             raise
         if seed is None:
             seed = hidden_seed(self.settings.seed, task) if hidden else task.public_seed
-        else:
-            hidden = seed != task.public_seed
         return Submission(task, sandbox, seed=seed, hidden=hidden)
 
     # -- results ------------------------------------------------------------------------------
