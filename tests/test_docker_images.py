@@ -370,7 +370,7 @@ class _NoRegistry:
         def containers(**kwargs: object) -> list[dict[str, str]]:
             return []
 
-    class images:  # noqa: N801 - the docker client's attribute
+    class images:  # the docker client's attribute
         @staticmethod
         def pull(name: str) -> None:
             import docker.errors

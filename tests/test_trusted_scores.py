@@ -130,7 +130,9 @@ def test_after_x_stops_the_session_the_summary_names_the_tasks_that_never_ran(
     make_task("b")
     result = pytester.runpytest("tasks", "-x", f"--autolab-agent={agents}:Garbage", "--autolab-sandbox=local")
     assert result.ret == pytest.ExitCode.TESTS_FAILED
-    result.stdout.fnmatch_lines(["a*incorrect*0.000*", "not run: b (the session stopped before their verifiers*"])
+    result.stdout.fnmatch_lines(
+        ["a*incorrect*0.000*", "not run: b (the session stopped before their verifiers*"]
+    )
     summary = json.loads((only_run_dir(pytester.path) / "summary.json").read_text())
     assert summary["not_run"] == ["b"]
 
@@ -153,7 +155,7 @@ def test_a_credential_given_as_an_agent_option_is_written_nowhere(
     secret = "sk-do-not-write-me-7f3a"
     result = pytester.runpytest(
         "tasks", f"--autolab-agent={agents}:TakesKey", "--autolab-sandbox=local",
-        "--autolab-agent-option", f"api_key={secret}", f"--autolab-agent-option=model=m1",
+        "--autolab-agent-option", f"api_key={secret}", "--autolab-agent-option=model=m1",
     )  # fmt: skip
     result.assert_outcomes(passed=3)
     run = only_run_dir(pytester.path)
@@ -170,13 +172,14 @@ def test_a_users_timeout_wins_over_the_plugins_backstop(pytester: pytest.Pyteste
         import time
 
         def test_slow(submission, record_metric):
-            time.sleep(4)
+            time.sleep(20)
             record_metric(int(submission.read_file("value.txt")))
         """
     )
-    result = pytester.runpytest("tasks", "--autolab-sandbox=local", "--timeout=2")
-    result.assert_outcomes(passed=1, failed=1)
-    result.stdout.fnmatch_lines(["*Timeout*"])
+    result = pytester.runpytest("tasks", "--autolab-sandbox=local", "--timeout=5")
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("failed", 0) + outcomes.get("errors", 0) == 1, outcomes  # in setup or in the call
+    result.stdout.fnmatch_lines(["*Timeout (>5.0s)*"])
 
 
 # --- 2: harness faults are loud and never decide a verdict ----------------------------------------
@@ -333,10 +336,14 @@ def test_the_loops_best_n_and_anytime_score_are_reported_on_the_hidden_seed_too(
     make_task(environment={"value.txt": "0 100\n"}, verifier=SEEDED_VERIFIER, **{"autolab.public_seed": 5})
     (pytester.path / "public_agent.py").write_text(PUBLIC_ANSWER_AGENT)
     pytester.syspathinsert()
-    result = pytester.runpytest("tasks", "--autolab-agent=public_agent:PublicAnswer", "--autolab-sandbox=local")
+    result = pytester.runpytest(
+        "tasks", "--autolab-agent=public_agent:PublicAnswer", "--autolab-sandbox=local"
+    )
     result.stdout.fnmatch_lines(
-        ["toy loop: 1 evaluations (1 correct), 1 improvements, 0 recoveries, best n 1 at *s (hidden seed: -), "
-         "anytime * (hidden seed: 0.000)"]  # fmt: skip
+        [
+            "toy loop: 1 evaluations (1 correct), 1 improvements, 0 recoveries, "
+            "best n 1 at *s (hidden seed: -), anytime * (hidden seed: 0.000)"
+        ]
     )
     loop = json.loads((only_run_dir(pytester.path) / "toy" / "result.json").read_text())["loop"]
     assert loop["best_n"] == 1.0

@@ -21,6 +21,7 @@ exits, the kernel kills every process left in it: a daemon cannot outlive its co
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import sys
@@ -89,14 +90,11 @@ def main(args: list[str]) -> None:
     for point, flags in _mounts():
         if _inside(point, root) or point.startswith(("/proc", "/sys", "/dev")):
             continue
-        try:
+        # A mount that refuses (already read-only, locked) is left as it is.
+        with contextlib.suppress(OSError):
             _mount("none", point, None, MS_REMOUNT | MS_BIND | MS_RDONLY | flags)
-        except OSError:
-            pass  # a mount that refuses (already read-only, locked): left as it is
-    try:
+    with contextlib.suppress(OSError):
         _mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=67108864")
-    except OSError:
-        pass
     if not _inside(root, "/tmp"):
         _mount(os.path.join(root, "tmp"), "/tmp", None, MS_BIND)
     for folder in hidden:
