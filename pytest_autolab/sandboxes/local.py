@@ -88,23 +88,24 @@ def namespaces() -> tuple[tuple[str, ...], bool, str]:
     for tool in ("unshare", "setpriv"):
         if shutil.which(tool) is None:
             return (), False, f"{tool} (util-linux) is not installed"
-    prefix: tuple[str, ...] = ("unshare",)
-    if os.geteuid() != 0:
-        prefix += ("--user", "--map-root-user")
-    prefix += ("--mount", "--pid", "--fork", "--kill-child", "--mount-proc", "--propagation", "private")
+    rest = ("--mount", "--pid", "--fork", "--kill-child", "--mount-proc", "--propagation", "private")
+    # Root first (a container without CAP_SYS_ADMIN may still allow a user namespace).
+    prefixes: list[tuple[str, ...]] = [("unshare", *rest)] if os.geteuid() == 0 else []
+    prefixes.append(("unshare", "--user", "--map-root-user", *rest))
     reason = ""
     with tempfile.TemporaryDirectory(prefix="autolab-probe-", dir=_base_dir()) as tmp:
         for sub in ("app", "tmp"):
             os.mkdir(os.path.join(tmp, sub))
-        for net in (True, False):
-            argv = [*prefix, *(["--net"] if net else []), *_isolate_argv(tmp, []), "true"]
-            try:
-                done = subprocess.run(argv, capture_output=True, timeout=30, stdin=subprocess.DEVNULL)
-            except (OSError, subprocess.TimeoutExpired) as exc:
-                return (), False, f"unshare failed: {exc}"
-            if done.returncode == 0:
-                return prefix, net, ""
-            reason = (done.stderr.decode(errors="replace").strip().splitlines() or ["no message"])[-1]
+        for prefix in prefixes:
+            for net in (True, False):
+                argv = [*prefix, *(["--net"] if net else []), *_isolate_argv(tmp, []), "true"]
+                try:
+                    done = subprocess.run(argv, capture_output=True, timeout=30, stdin=subprocess.DEVNULL)
+                except (OSError, subprocess.TimeoutExpired) as exc:
+                    return (), False, f"unshare failed: {exc}"
+                if done.returncode == 0:
+                    return prefix, net, ""
+                reason = (done.stderr.decode(errors="replace").strip().splitlines() or ["no message"])[-1]
     return (), False, f"unshare failed here: {reason[:200]}"
 
 
