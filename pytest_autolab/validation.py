@@ -487,3 +487,47 @@ def format_validation_table(rows: list[Row]) -> list[str]:
     lines.append("  ".join("-" * w for w in widths))
     lines += ["  ".join(str(x).ljust(w) for x, w in zip(row, widths, strict=True)).rstrip() for row in body]
     return lines
+
+
+# --- anchors ---------------------------------------------------------------------------------------
+
+
+def measure_anchors(task: Any, *, sandbox: str, seed: int, scratch: Path) -> dict[str, Evaluation]:
+    """Verify the baseline and the reference as validation does: {"baseline": ..., "reference": ...}."""
+    measured = {}
+    for which, folder in (("baseline", task.environment_dir), ("reference", task.solution_dir)):
+        files = variant_files(folder, task.editable, only_editable=False)
+        (scratch / which).mkdir(parents=True, exist_ok=True)
+        measured[which] = run_verifier(
+            task, files, scratch=scratch / which, sandbox=sandbox, run_id=f"anchors-{scratch.name}", seed=seed
+        )
+    return measured
+
+
+def write_anchor(toml_text: str, which: str, value: float) -> str:
+    """task.toml's text with ``score`` under ``[optimization.<which>]`` set to ``value``.
+
+    Comments, order and every other line are kept; a missing ``score`` is added
+    under the table's header.
+    """
+    import re
+
+    header = re.compile(rf"^\s*\[\s*optimization\s*\.\s*{which}\s*\]\s*(#.*)?$")
+    any_header = re.compile(r"^\s*\[")
+    score = re.compile(r"^(\s*score\s*=\s*)([^#\n]*?)(\s*(#.*)?)$")
+    text = repr(int(value)) if float(value).is_integer() else repr(float(value))
+    lines = toml_text.splitlines(keepends=True)
+    start = next((i for i, line in enumerate(lines) if header.match(line.rstrip("\n"))), None)
+    if start is None:
+        raise ValueError(f"task.toml has no [optimization.{which}] table")
+    for index in range(start + 1, len(lines)):
+        line = lines[index]
+        if any_header.match(line):
+            break
+        match = score.match(line.rstrip("\n"))
+        if match:
+            end = "\n" if line.endswith("\n") else ""
+            lines[index] = f"{match.group(1)}{text}{match.group(3)}{end}"
+            return "".join(lines)
+    lines.insert(start + 1, f"score = {text}\n")
+    return "".join(lines)
