@@ -14,7 +14,6 @@ collects those reports, prints the table and writes summary.json.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime as dt
 import json
 import math
@@ -186,11 +185,6 @@ def _preflight_agent(name: str, options: dict[str, str]) -> None:
             check()
     except AgentError as exc:
         raise pytest.UsageError(f"--autolab-agent={name}: {exc}") from None
-    finally:
-        with contextlib.suppress(Exception):
-            close = getattr(locals().get("agent"), "close", None)
-            if callable(close):
-                close()
 
 
 def _settings_from_options(config: pytest.Config, *, preflight: bool = False) -> RunSettings:
