@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 
-from .agents import AgentError, resolve_agent
+from .agents import AgentError, load_agent, resolve_agent
 from .lab import Lab, RunSettings, Submission, Verdict, run_metadata
 from .report import format_table, summarize
 from .results import TaskResult, atomic_write_json, load_result
@@ -43,6 +43,10 @@ TIMEOUT_SLACK_S = 960.0
 
 
 # --- options -----------------------------------------------------------------------------------
+
+
+#: dest -> default of every --autolab-* option: one set otherwise means an autolab run.
+_OPTION_DEFAULTS: dict[str, Any] = {}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -126,6 +130,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--autolab-evaluate-out", metavar="PATH", default=None, help=argparse.SUPPRESS)
     group.addoption("--autolab-run-id", metavar="ID", default=None, help=argparse.SUPPRESS)
     group.addoption("--autolab-evaluate-seed", metavar="N", type=int, default=None, help=argparse.SUPPRESS)
+    _OPTION_DEFAULTS.update({option.dest: option.default for option in group.options})
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -136,6 +141,24 @@ def pytest_configure(config: pytest.Config) -> None:
         if config.getoption("autolab_validate_repeat") < 1:
             raise pytest.UsageError("--autolab-validate-repeat: expected an integer >= 1")
         config.pluginmanager.register(ValidationPlugin(config, state), ValidationPlugin.NAME)
+
+
+def autolab_requested(config: pytest.Config) -> bool:
+    """Whether this is an autolab run: an --autolab-* option is set, or a path given to
+    pytest (or its testpaths) is, or holds, a task folder. Elsewhere the plugin leaves the
+    session alone (issue 7: xdist's scheduling of an unrelated project is not ours)."""
+    for dest, default in _OPTION_DEFAULTS.items():
+        if config.getoption(dest, default) != default:
+            return True
+    base = config.invocation_params.dir
+    for arg in config.args:
+        path = base / arg.split("::", 1)[0]
+        folder = path if path.is_dir() else path.parent
+        if find_task_dir(folder) is not None:
+            return True
+        if path.is_dir() and (next(path.glob("*/task.toml"), None) or next(path.glob("*/*/task.toml"), None)):
+            return True
+    return False
 
 
 def _state(config: pytest.Config) -> AutolabPlugin:
@@ -152,7 +175,19 @@ def _new_run_id() -> str:
     return f"{dt.datetime.now():%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
 
 
-def _settings_from_options(config: pytest.Config) -> RunSettings:
+def _preflight_agent(name: str, options: dict[str, str]) -> None:
+    """Create the agent once and run its ``check()``, so that a setup error (a CLI that is
+    not installed, no model named) fails the session in one line instead of every task."""
+    try:
+        agent = load_agent(name, options)
+        check = getattr(agent, "check", None)
+        if callable(check):
+            check()
+    except AgentError as exc:
+        raise pytest.UsageError(f"--autolab-agent={name}: {exc}") from None
+
+
+def _settings_from_options(config: pytest.Config, *, preflight: bool = False) -> RunSettings:
     """The controller's (or a single process's) view of the run."""
     opt = config.getoption
     options: dict[str, str] = {}
@@ -166,6 +201,8 @@ def _settings_from_options(config: pytest.Config) -> RunSettings:
         resolve_agent(agent)  # a typo fails now, not once per task
     except AgentError as exc:
         raise pytest.UsageError(f"--autolab-agent: {exc}") from None
+    if preflight:
+        _preflight_agent(agent, options)
     scale = opt("autolab_budget_scale")
     if not (scale > 0 and math.isfinite(scale)):
         raise pytest.UsageError(f"--autolab-budget-scale {scale!r}: expected a positive number")
@@ -226,15 +263,31 @@ class AutolabPlugin:
         if config.getoption("autolab_evaluate"):
             self.evaluate_dir = Path(config.getoption("autolab_evaluate"))
         if _is_worker(config):
-            self.settings = RunSettings.from_json(json.loads(config.workerinput["autolab_settings"]))  # type: ignore[attr-defined]
+            workerinput = config.workerinput  # type: ignore[attr-defined]
+            self.active = bool(workerinput.get("autolab_active", True))
+            self.settings = RunSettings.from_json(json.loads(workerinput["autolab_settings"]))
         else:
-            self.settings = _settings_from_options(config)
+            self.active = autolab_requested(config)
+            if self.active and config.getoption("dist", "no") == "each" and not self.evaluate_dir:
+                raise pytest.UsageError(
+                    "--dist each runs every test on every worker, so each worker would run every "
+                    "task's agent loop: use -n N alone (autolab keeps each task on one worker)"
+                )
+            self.settings = _settings_from_options(config, preflight=self.active and not self.evaluate_dir)
         self._lab: Lab | None = None
         self.tasks: dict[Path, Task | TaskFileError] = {}
         self.verdicts: dict[str, Verdict] = {}
         self.results: dict[str, TaskResult] = {}
         self.task_names_seen: set[str] = set()
+        #: Tasks with a test in the session's final selection (the ones expected to finish).
+        self.tasks_selected: set[str] = set()
         self._task_of_file: dict[str, str | None] = {}
+        #: Every verifier test of each task, as collected before any selection (node ids).
+        self.verifier_tests: dict[str, set[str]] = {}
+        #: Collectors inside a task (a test class) whose tests were never collected.
+        self.unexpanded: dict[str, set[str]] = {}
+        #: Verifier tests whose setup started in this process.
+        self.tests_started: set[str] = set()
 
     @property
     def lab(self) -> Lab:
@@ -261,17 +314,35 @@ class AutolabPlugin:
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node: Any) -> None:
         node.workerinput["autolab_settings"] = json.dumps(self.settings.to_json())
+        node.workerinput["autolab_active"] = self.active
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_xdist_make_scheduler(self, config: pytest.Config, log: Any) -> Any:
-        # Keep each task's tests on one worker so that its agent loop runs once.
-        if config.getoption("dist") not in ("load", "loadfile", "loadscope", "worksteal"):
+        # Keep each task's tests on one worker so that its agent loop runs once. Only in an
+        # autolab run, and only for the modes that hand out single tests (load is what -n
+        # implies): loadfile, loadscope and loadgroup are the user's choice and stay theirs
+        # (a task that they split is reported as not scored).
+        if not self.active or config.getoption("dist") not in ("load", "worksteal"):
             return None
         from .scheduling import TaskScheduling
 
         return TaskScheduling(config, log)
 
     # -- header and collection --------------------------------------------------------------
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
+        for nodeid in ids:
+            name = self._task_of_nodeid(nodeid)
+            if name is not None and nodeid.split("::", 1)[0].endswith(".py"):  # a verifier test
+                self.tasks_selected.add(name)
+
+    def _task_of_nodeid(self, nodeid: str) -> str | None:
+        file_part = nodeid.split("::", 1)[0]
+        if file_part not in self._task_of_file:
+            task_dir = find_task_dir((self.config.rootpath / file_part).parent)
+            self._task_of_file[file_part] = task_dir.name if task_dir else None
+        return self._task_of_file[file_part]
 
     def pytest_report_header(self, config: pytest.Config) -> list[str] | None:
         s = self.settings
@@ -302,6 +373,42 @@ class AutolabPlugin:
             return True  # variant folders are files to verify, never tests
         return None
 
+    @pytest.hookimpl(wrapper=True, trylast=True)
+    def pytest_make_collect_report(self, collector: pytest.Collector) -> Generator[None, Any, Any]:
+        # Innermost wrapper: sees what a verifier module holds before --lf (or any other
+        # collection-time filter) drops tests, so that a task run in part is known as such.
+        report = yield
+        if isinstance(collector, (pytest.Session, pytest.Directory, TaskFile)):
+            return report
+        task_dir = find_task_dir(Path(collector.path).parent)
+        if task_dir is None:
+            return report
+        name = task_dir.name
+        pending = self.unexpanded.setdefault(name, set())
+        pending.discard(collector.nodeid)
+        if report.passed:
+            tests = self.verifier_tests.setdefault(name, set())
+            for node in report.result:
+                if isinstance(node, pytest.Item):
+                    tests.add(node.nodeid)
+                else:
+                    pending.add(node.nodeid)
+        return report
+
+    def missing_tests(self, task_name: str) -> list[str]:
+        """Verifier tests of the task that did not run (yet) in this process."""
+        missing = self.verifier_tests.get(task_name, set()) - self.tests_started
+        return sorted(missing | self.unexpanded.get(task_name, set()))
+
+    def pytest_runtest_logstart(self, nodeid: str, location: Any) -> None:
+        self.tests_started.add(nodeid)
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        for item in session.items:
+            name = item.stash.get(TASK_KEY, None)
+            if name is not None and item.nodeid in self.verifier_tests.get(name, ()):
+                self.tasks_selected.add(name)
+
     def pytest_collect_file(self, file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
         if file_path.name == "task.toml":
             return TaskFile.from_parent(parent, path=file_path)
@@ -309,7 +416,8 @@ class AutolabPlugin:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
-        timeout_plugin = config.pluginmanager.hasplugin("timeout")
+        # A user's --timeout wins over the plugin's backstop (issue 7).
+        timeout_plugin = config.pluginmanager.hasplugin("timeout") and config.getoption("timeout", None) is None
         for item in items:
             task_dir = find_task_dir(Path(item.path).parent)
             if task_dir is None:
@@ -367,11 +475,7 @@ class AutolabPlugin:
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         # The controller of an xdist run collects nothing: learn the tasks from their reports.
-        file_part = report.nodeid.split("::", 1)[0]
-        if file_part not in self._task_of_file:
-            task_dir = find_task_dir((self.config.rootpath / file_part).parent)
-            self._task_of_file[file_part] = task_dir.name if task_dir else None
-        if (name := self._task_of_file[file_part]) is not None:
+        if (name := self._task_of_nodeid(report.nodeid)) is not None:
             self.task_names_seen.add(name)
         for key, value in report.user_properties:
             if key == "autolab.result" and isinstance(value, str):
@@ -401,6 +505,7 @@ class AutolabPlugin:
         # scoring): make sure they are on disk at least.
         for verdict in self.verdicts.values():
             if verdict.result is None and verdict.failures and self._lab is not None:
+                verdict.missing = self.missing_tests(verdict.task.name)
                 verdict.result = self.lab.score(verdict.task, verdict, None)
                 self.lab.record(verdict.result)
         if _is_worker(self.config):
@@ -409,6 +514,7 @@ class AutolabPlugin:
         if not self.results:
             return
         summary = summarize(self.results.values())
+        summary["not_run"] = self.tasks_not_run()
         run_dir = self.settings.run_dir
         metadata = run_metadata(self.settings)
         metadata["finished_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
@@ -432,19 +538,36 @@ class AutolabPlugin:
             result = final.to_json()
         atomic_write_json(Path(out), result)
 
+    def tasks_not_run(self) -> list[str]:
+        """Selected tasks that ended without a result (the session stopped before them)."""
+        return sorted(self.tasks_selected - set(self.results))
+
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if not self.results or self.evaluate_dir:
+        if self.evaluate_dir or not (self.results or self.tasks_selected):
             return
         tr = terminalreporter
         tr.write_sep("=", "autolab results")
-        for line in format_table(list(self.results.values())):
-            tr.write_line(line)
-        notes = []
-        if any(r.sandbox == "local" for r in self.results.values()):
-            notes.append(
-                "the local sandbox does not isolate a hostile agent: the program ran as your "
-                "user with resource limits only (use --autolab-sandbox=docker for isolation)"
+        if self.results:
+            for line in format_table(list(self.results.values())):
+                tr.write_line(line)
+        not_run = self.tasks_not_run()
+        if not_run:
+            tr.write_line(
+                f"not run: {', '.join(not_run)} (the session stopped before their verifiers: "
+                "-x, --maxfail, an interruption or a crash); they have no result",
+                red=True,
+                bold=True,
             )
+        not_scored = sorted(r.task for r in self.results.values() if r.status == "incomplete")
+        if not_scored:
+            tr.write_line(
+                f"not scored: {', '.join(not_scored)}: only part of the verifier ran "
+                "(-k, node ids, --lf, --deselect, -x or a --dist mode that split the task); "
+                "run the whole task folder to score it",
+                red=True,
+                bold=True,
+            )
+        notes = [note for r in self.results.values() for note in r.notes]
         if self._lab is not None:
             notes.extend(self._lab.notes)
         for note in dict.fromkeys(notes):
@@ -566,16 +689,21 @@ def submission(
             pytest.skip(
                 f"finished in an earlier run ({prior.status}, reward {prior.reward:.3f}): kept by --autolab-resume"
             )
-        run = lab.agent_run(task)
+        with lab.harness_warnings():
+            run = lab.agent_run(task)
         if run.status != "ok":
             verdict.result = lab.failed_run_result(task, run)
             lab.record(verdict.result)
+            if run.status == "error":
+                # The harness could not run the task: an error of the session, not a skip.
+                pytest.fail(f"not verified: harness error: {run.reason}", pytrace=False)
             pytest.skip(f"not verified: {run.status}: {run.reason}")
         files = run.files
         hidden = True
     started = time.monotonic()
     try:
-        sub = lab.open_submission(task, files, hidden=hidden, seed=seed)
+        with lab.harness_warnings():
+            sub = lab.open_submission(task, files, hidden=hidden, seed=seed)
     except SandboxError as exc:
         result = lab.base_result(task, run)
         result.reason = f"could not start the verification sandbox: {exc}"
@@ -586,10 +714,12 @@ def submission(
     try:
         yield sub
     finally:
-        sub.close()
-        verdict.result = lab.score(task, verdict, run, verify_time_s=time.monotonic() - started)
-        if state.evaluate_dir is None:
-            lab.record(verdict.result)
+        with lab.harness_warnings():
+            sub.close()
+            verdict.missing = state.missing_tests(task.name)
+            verdict.result = lab.score(task, verdict, run, verify_time_s=time.monotonic() - started)
+            if state.evaluate_dir is None:
+                lab.record(verdict.result)
 
 
 @pytest.fixture

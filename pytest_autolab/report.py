@@ -59,11 +59,19 @@ def summarize(results: Iterable[TaskResult]) -> dict[str, Any]:
                 "sandbox": r.sandbox,
                 "resumed": r.resumed,
                 "reason": r.reason,
-                "loop": {k: v for k, v in r.loop.items() if k != "best_curve"},
+                "loop": _loop_summary(r.loop),
             }
             for r in rows
         ],
     }
+
+
+def _loop_summary(loop: dict[str, Any]) -> dict[str, Any]:
+    """The loop statistics of a summary row: without the curve and the per-snapshot detail."""
+    out = {k: v for k, v in loop.items() if k != "best_curve"}
+    if isinstance(out.get("hidden"), dict):
+        out["hidden"] = {k: v for k, v in out["hidden"].items() if k != "snapshots"}
+    return out
 
 
 def format_table(results: Sequence[TaskResult]) -> list[str]:
@@ -113,11 +121,17 @@ def format_loop(r: TaskResult) -> str:
         f"{loop.get('improvements', 0)} improvements, {recoveries} "
         f"{'recovery' if recoveries == 1 else 'recoveries'}"
     )
+    hidden = loop.get("hidden") if isinstance(loop.get("hidden"), dict) else None
     if loop.get("best_n") is not None:
         text += f", best n {_num(loop['best_n'])}"
         if loop.get("time_to_best_s") is not None:
             text += f" at {loop['time_to_best_s']:.0f}s"
-    return text + f", anytime {loop.get('anytime', 0.0):.3f}"
+        if hidden is not None:
+            text += f" (hidden seed: {_num(hidden.get('best_n'))})"
+    text += f", anytime {loop.get('anytime', 0.0):.3f}"
+    if hidden is not None:
+        text += f" (hidden seed: {hidden.get('anytime', 0.0):.3f})"
+    return text
 
 
 def load_results(paths: Iterable[Path]) -> list[TaskResult]:

@@ -84,7 +84,7 @@ def test_oracle_scores_at_the_reference_and_nop_zero(pytester: pytest.Pytester, 
             "logtask*smaller*scored*10 / 100 / 10 value*10x*1*0.500*",
             "mean reward: 0.750 over 2 task(s)",
             "by axis: smaller 0.750",
-            "note: the local sandbox does not isolate a hostile agent*",
+            "note: the local sandbox *(use --autolab-sandbox=docker for isolation)",
         ]
     )
     rows = results_by_task(pytester.path)
