@@ -30,6 +30,7 @@ __all__ = [
     "TaskFileError",
     "find_task_dir",
     "load_task",
+    "task_languages",
 ]
 
 AXES = ("faster", "smarter", "smaller")
@@ -192,7 +193,13 @@ _KNOWN: dict[str, set[str] | None] = {
     "optimization.baseline": {"score", "method", "source"},
     "optimization.reference": {"score", "method", "source"},
     "autolab": {
-        "axis", "scale", "editable", "max_evaluations", "ref_reward", "public_seed", "min_improvement",
+        "axis",
+        "scale",
+        "editable",
+        "max_evaluations",
+        "ref_reward",
+        "public_seed",
+        "min_improvement",
     },
 }
 
@@ -337,3 +344,14 @@ def load_task(task_dir: Path | str) -> Task:
         allow_internet=toml.boolean("environment.allow_internet", False),
         config=data,
     )
+
+
+#: File suffixes of the editable files and the language each is written in.
+_LANGUAGES = {".c": "c", ".h": "c", ".cc": "cpp", ".cpp": "cpp", ".hpp": "cpp", ".rs": "rust",
+              ".go": "go", ".py": "python", ".s": "assembly"}  # fmt: skip
+
+
+def task_languages(task: Task) -> list[str]:
+    """The languages of the files an agent may change (from their suffixes), in order of appearance."""
+    found = [_LANGUAGES.get(Path(rel).suffix.lower()) for rel in task.editable]
+    return list(dict.fromkeys(lang for lang in found if lang)) or ["other"]
