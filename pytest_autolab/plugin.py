@@ -7,14 +7,17 @@ pytest process, registered in ``pytest_configure``.
 Data flow under xdist: the controller decides the run (id, folder, seed) and
 sends it to the workers; each worker runs the agent loop of the tasks it is
 given (a task's tests stay on one worker: see scheduling.py), scores them and
-puts the result on a test report (``user_properties``); the controller
-collects those reports, prints the table and writes summary.json.
+puts the result on a test report (an ``autolab_result`` attribute: xdist sends a report's
+``__dict__`` and ``TestReport(**extra)`` keeps it); the controller collects those reports,
+prints the table, writes summary.json and puts each task's n, metric, reward and status in
+the JUnit XML as suite properties (xunit2 allows no properties on test cases).
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import html
 import json
 import math
 import random
@@ -137,6 +140,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "docker: needs a running Docker engine")
     state = AutolabPlugin(config)
     config.pluginmanager.register(state, PLUGIN_NAME)
+    if state.active and config.pluginmanager.hasplugin("html"):
+        config.pluginmanager.register(HtmlReportHooks(state), "autolab-html")
     if config.getoption("autolab_validate"):
         if config.getoption("autolab_validate_repeat") < 1:
             raise pytest.UsageError("--autolab-validate-repeat: expected an integer >= 1")
@@ -477,10 +482,10 @@ class AutolabPlugin:
         # The controller of an xdist run collects nothing: learn the tasks from their reports.
         if (name := self._task_of_nodeid(report.nodeid)) is not None:
             self.task_names_seen.add(name)
-        for key, value in report.user_properties:
-            if key == "autolab.result" and isinstance(value, str):
-                result = TaskResult.from_json(json.loads(value))
-                self.results[result.task] = result
+        data = getattr(report, REPORT_ATTRIBUTE, None)
+        if isinstance(data, dict):
+            result = TaskResult.from_json(data)
+            self.results[result.task] = result
 
     # -- end of session ---------------------------------------------------------------------
 
@@ -497,6 +502,7 @@ class AutolabPlugin:
         if self._lab is not None:
             self._lab.close()  # the engine client's connections, not the results
 
+    @pytest.hookimpl(tryfirst=True)  # before junitxml writes its file
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if self.evaluate_dir:
             self._finish_evaluation()
@@ -515,6 +521,7 @@ class AutolabPlugin:
             return
         summary = summarize(self.results.values())
         summary["not_run"] = self.tasks_not_run()
+        self._junit_properties(summary)
         run_dir = self.settings.run_dir
         metadata = run_metadata(self.settings)
         metadata["finished_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
@@ -524,6 +531,22 @@ class AutolabPlugin:
         if extra:
             atomic_write_json(Path(extra), {"run_id": self.settings.run_id, **summary})
         sweep_run(self.settings.run_id)
+
+    def _junit_properties(self, summary: dict[str, Any]) -> None:
+        """The results as properties of the JUnit XML's test suite (when --junitxml is given)."""
+        from _pytest.junitxml import xml_key
+
+        xml = self.config.stash.get(xml_key, None)
+        if xml is None:
+            return
+        xml.add_global_property("autolab.run_id", self.settings.run_id)
+        xml.add_global_property("autolab.agent", self.settings.agent)
+        xml.add_global_property("autolab.mean_reward", f"{summary['mean_reward']:.6g}")
+        for result in sorted(self.results.values(), key=lambda r: r.task):
+            for key, value in junit_properties(result):
+                xml.add_global_property(key, value)
+        if summary["not_run"]:
+            xml.add_global_property("autolab.not_run", " ".join(summary["not_run"]))
 
     def _finish_evaluation(self) -> None:
         out = self.config.getoption("autolab_evaluate_out")
@@ -578,15 +601,66 @@ class AutolabPlugin:
         tr.write_line(f"results: {self.settings.run_dir}")
 
 
+#: The attribute of a test report that carries a task's result (result.json's dict).
+REPORT_ATTRIBUTE = "autolab_result"
+
+
 def _attach(item: pytest.Item, report: pytest.TestReport, result: TaskResult) -> None:
     # Plain builtins only: xdist's execnet serialiser refuses anything else.
-    props = [
-        ("autolab.reward", float(result.reward)),
-        ("autolab.status", result.status),
-        ("autolab.result", json.dumps(result.to_json())),
-    ]
-    report.user_properties.extend(props)
-    item.user_properties.extend(props)
+    setattr(report, REPORT_ATTRIBUTE, result.to_json())
+
+
+def junit_properties(result: TaskResult) -> list[tuple[str, str]]:
+    """``autolab.<task>.status|n|metric|reward|...`` for one task; a value never measured is left out."""
+    values: dict[str, object] = {
+        "status": result.status,
+        "axis": result.axis,
+        "metric_name": result.metric_name,
+        "metric": result.metric,
+        "n": result.n,
+        "reward": result.reward,
+        "evaluations": result.evaluations,
+    }
+    return [(f"autolab.{result.task}.{key}", f"{v:.10g}" if isinstance(v, float) else str(v))
+            for key, v in values.items() if v is not None and v != ""]  # fmt: skip
+
+
+def result_of_report(report: pytest.TestReport) -> TaskResult | None:
+    """The task result a test report carries (one report per task), or None."""
+    data = getattr(report, REPORT_ATTRIBUTE, None)
+    return TaskResult.from_json(data) if isinstance(data, dict) else None
+
+
+class HtmlReportHooks:
+    """pytest-html's hook (registered only when it is installed): the autolab table above its
+    results. (Not a column: pytest-html renders a row from the call report, and a task's result
+    is known only at the teardown of its last test.)"""
+
+    def __init__(self, state: AutolabPlugin) -> None:
+        self.state = state
+
+    def pytest_html_results_summary(
+        self, prefix: list[str], summary: list[str], postfix: list[str], session: Any
+    ) -> None:
+        results = list(self.state.results.values())
+        if not results:
+            return
+        head = ["task", "axis", "status", "metric", "n", "reward"]
+        rows = "".join(
+            "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in
+                             (r.task, r.axis, r.status, f"{_fmt(r.metric)} {r.metric_name}", _fmt(r.n), f"{r.reward:.3f}"))
+            + "</tr>"
+            for r in sorted(results, key=lambda r: r.task)
+        )  # fmt: skip
+        mean = summarize(results)["mean_reward"]
+        prefix.append(
+            f'<div class="autolab"><h2>autolab: agent {html.escape(self.state.settings.agent)}, mean reward '
+            f"{mean:.3f}</h2><table><tr>{''.join(f'<th>{h}</th>' for h in head)}</tr>{rows}</table></div>"
+        )
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4g}"
 
 
 def _failure_text(report: pytest.TestReport, limit: int = 1500) -> str:

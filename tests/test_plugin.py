@@ -270,13 +270,51 @@ def test_summary_json_holds_every_field_of_the_table(pytester: pytest.Pytester, 
     assert (run_dir / "toy" / "submission" / "value.txt").read_text() == "10\n"
 
 
-def test_rewards_travel_on_reports_into_junit_xml(pytester: pytest.Pytester, make_task: MakeTask) -> None:
-    make_task()
+def test_results_travel_from_xdist_workers_into_valid_xunit2_junit_xml(
+    pytester: pytest.Pytester, make_task: MakeTask
+) -> None:
+    import xml.etree.ElementTree as ET
+
+    from .xunit2 import xunit2_errors
+
+    make_task("logtask")
+    make_task("bad", environment={"value.txt": "not a number\n"}, solution={"value.txt": "oops\n"})
     xml = pytester.path / "junit.xml"
-    pytester.runpytest("tasks", "--autolab-agent=oracle", "--autolab-sandbox=local", f"--junitxml={xml}")
-    text = xml.read_text()
-    assert '<property name="autolab.reward" value="0.5"' in text
-    assert '<property name="autolab.status" value="scored"' in text
+    result = pytester.runpytest_subprocess(
+        "tasks", "-n", "2", "--autolab-agent=oracle", "--autolab-sandbox=local", f"--junitxml={xml}",
+        "-o", "junit_family=xunit2", "-p", "no:cacheprovider",
+    )  # fmt: skip
+    result.stdout.fnmatch_lines(["bad*incorrect*0.000*", "logtask*scored*0.500*"])
+    assert xunit2_errors(xml) == []
+    suite = ET.parse(xml).getroot().find("testsuite")
+    assert suite is not None
+    props = {p.get("name"): p.get("value") for p in suite.iter("property")}
+    assert {k: v for k, v in props.items() if k.startswith("autolab.logtask.")} == {
+        "autolab.logtask.status": "scored",
+        "autolab.logtask.axis": "smaller",
+        "autolab.logtask.metric_name": "value",
+        "autolab.logtask.metric": "10",
+        "autolab.logtask.n": "1",
+        "autolab.logtask.reward": "0.5",
+        "autolab.logtask.evaluations": "0",
+    }
+    assert props["autolab.bad.status"] == "incorrect"
+    assert "autolab.bad.n" not in props  # never measured: left out, not written as ""
+    assert props["autolab.agent"] == "oracle"
+    assert props["autolab.mean_reward"] == "0.25"
+    assert not [case for case in suite.iter("testcase") if case.find("properties") is not None]
+
+
+def test_pytest_html_shows_the_autolab_results(pytester: pytest.Pytester, make_task: MakeTask) -> None:
+    pytest.importorskip("pytest_html", reason="pytest-html is not installed (the dev extra has it)")
+    make_task("logtask")
+    report = pytester.path / "report.html"
+    pytester.runpytest(
+        "tasks", "--autolab-agent=oracle", "--autolab-sandbox=local", f"--html={report}", "--self-contained-html"
+    ).assert_outcomes(passed=3)
+    text = report.read_text()
+    assert "autolab: agent oracle, mean reward 0.500" in text
+    assert "<td>logtask</td><td>smaller</td><td>scored</td><td>10 value</td><td>1</td><td>0.500</td>" in text
 
 
 def test_budget_scale_shrinks_the_budget(pytester: pytest.Pytester, make_task: MakeTask) -> None:
