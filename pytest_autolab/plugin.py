@@ -134,6 +134,56 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--autolab-run-id", metavar="ID", default=None, help=argparse.SUPPRESS)
     group.addoption("--autolab-evaluate-seed", metavar="N", type=int, default=None, help=argparse.SUPPRESS)
     _OPTION_DEFAULTS.update({option.dest: option.default for option in group.options})
+    for dest, (kind, what) in INI_OPTIONS.items():
+        parser.addini(dest, f"default of --{dest.replace('_', '-')}: {what}", type=kind, default=None)
+
+
+#: The options a project may set in its ini file (pyproject.toml's [tool.pytest.ini_options],
+#: pytest.ini, tox.ini, setup.cfg): ``autolab_sandbox = "docker"``. The command line wins.
+INI_OPTIONS: dict[str, tuple[Any, str]] = {
+    "autolab_agent": ("string", "the agent to benchmark"),
+    "autolab_agent_option": ("linelist", "KEY=VALUE options of the agent, one a line"),
+    "autolab_sandbox": ("string", "auto, docker or local"),
+    "autolab_run_dir": ("string", "the run directory (relative to the ini file's folder)"),
+    "autolab_results": ("string", "also write the summary JSON here (relative to the ini file's folder)"),
+    "autolab_budget_scale": ("string", "multiply every task's budget"),
+    "autolab_seed": ("string", "the seed of the hidden inputs"),
+    "autolab_submit": ("string", "final or best"),
+}
+
+
+def option(config: pytest.Config, dest: str) -> Any:
+    """An autolab option: the command line's value if given, else the ini file's, else the default."""
+    value = config.getoption(dest)
+    if dest not in INI_OPTIONS or value != _OPTION_DEFAULTS.get(dest, value):
+        return value
+    try:
+        raw = config.getini(dest)
+    except ValueError:  # not registered (a config made without this plugin's addoption)
+        return value
+    if raw is None or raw == "" or raw == []:
+        return value
+    flag = f"{dest} (ini)"
+    if dest == "autolab_agent_option":
+        return [str(line) for line in raw]
+    text = str(raw).strip()
+    if dest in ("autolab_run_dir", "autolab_results"):
+        base = config.inipath.parent if config.inipath else config.rootpath
+        return str(base / text)
+    if dest == "autolab_budget_scale":
+        try:
+            return float(text)
+        except ValueError:
+            raise pytest.UsageError(f"{flag}: {text!r} is not a number") from None
+    if dest == "autolab_seed":
+        try:
+            return int(text)
+        except ValueError:
+            raise pytest.UsageError(f"{flag}: {text!r} is not an integer") from None
+    choices = {"autolab_sandbox": ("auto", "docker", "local"), "autolab_submit": ("final", "best")}
+    if dest in choices and text not in choices[dest]:
+        raise pytest.UsageError(f"{flag}: {text!r}: expected one of {', '.join(choices[dest])}")
+    return text
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -194,7 +244,9 @@ def _preflight_agent(name: str, options: dict[str, str]) -> None:
 
 def _settings_from_options(config: pytest.Config, *, preflight: bool = False) -> RunSettings:
     """The controller's (or a single process's) view of the run."""
-    opt = config.getoption
+    def opt(dest: str) -> Any:
+        return option(config, dest)
+
     options: dict[str, str] = {}
     for item in opt("autolab_agent_option"):
         key, sep, value = item.partition("=")
@@ -353,7 +405,7 @@ class AutolabPlugin:
         s = self.settings
         if config.getoption("autolab_validate"):
             return [f"autolab: validating tasks (sandbox={s.sandbox} seed={s.seed}); run dir {s.run_dir}"]
-        if self.evaluate_dir or not config.getoption("autolab_agent"):
+        if self.evaluate_dir or not option(config, "autolab_agent"):
             return None
         return [
             f"autolab: agent={s.agent} sandbox={s.sandbox} budget-scale={s.budget_scale:g} "
@@ -527,7 +579,7 @@ class AutolabPlugin:
         metadata["finished_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         atomic_write_json(run_dir / "run.json", metadata)
         atomic_write_json(run_dir / "summary.json", {"run_id": self.settings.run_id, **summary})
-        extra = self.config.getoption("autolab_results")
+        extra = option(self.config, "autolab_results")
         if extra:
             atomic_write_json(Path(extra), {"run_id": self.settings.run_id, **summary})
         sweep_run(self.settings.run_id)

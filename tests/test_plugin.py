@@ -317,6 +317,29 @@ def test_pytest_html_shows_the_autolab_results(pytester: pytest.Pytester, make_t
     assert "<td>logtask</td><td>smaller</td><td>scored</td><td>10 value</td><td>1</td><td>0.500</td>" in text
 
 
+def test_the_autolab_options_can_be_set_in_the_ini_file(pytester: pytest.Pytester, make_task: MakeTask) -> None:
+    make_task()
+    pytester.makeini(
+        """
+        [pytest]
+        autolab_agent = oracle
+        autolab_sandbox = local
+        autolab_budget_scale = 0.5
+        autolab_results = out/summary.json
+        """
+    )
+    result = pytester.runpytest("tasks")
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines(["autolab: agent=oracle sandbox=local budget-scale=0.5 *", "toy*scored*0.500*"])
+    assert json.loads((pytester.path / "out" / "summary.json").read_text())["mean_reward"] == 0.5
+    # The command line wins over the ini file.
+    pytester.runpytest("tasks", "--autolab-agent=nop").stdout.fnmatch_lines(["autolab: agent=nop *"])
+    pytester.makeini("[pytest]\nautolab_sandbox = vm\n")
+    result = pytester.runpytest("tasks")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*autolab_sandbox (ini): 'vm': expected one of auto, docker, local*"])
+
+
 def test_budget_scale_shrinks_the_budget(pytester: pytest.Pytester, make_task: MakeTask) -> None:
     make_task(**{"agent.timeout_sec": 1000, "autolab.max_evaluations": 40})
     pytester.runpytest("tasks", "--autolab-sandbox=local", "--autolab-budget-scale=0.1")
