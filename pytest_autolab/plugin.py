@@ -31,6 +31,7 @@ import pytest
 
 from .agents import AgentError, load_agent, resolve_agent
 from .lab import Lab, RunSettings, Submission, Verdict, run_metadata
+from .progress import ProgressWatcher, open_terminal_writer
 from .report import format_table, summarize
 from .results import TaskResult, atomic_write_json, load_result
 from .sandboxes import SandboxError, sweep_run
@@ -112,6 +113,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default="final",
         choices=("final", "best"),
         help="score the agent's final files (default, as AutoLab) or its best evaluated snapshot",
+    )
+    group.addoption(
+        "--autolab-progress",
+        default="on",
+        choices=("on", "off"),
+        help="print a line per running task as its loop moves (evaluations, best n) and as it "
+        "finishes, also under -n N (default on)",
     )
     group.addoption(
         "--autolab-validate",
@@ -345,6 +353,7 @@ class AutolabPlugin:
         self.unexpanded: dict[str, set[str]] = {}
         #: Verifier tests whose setup started in this process.
         self.tests_started: set[str] = set()
+        self.progress: ProgressWatcher | None = None
 
     @property
     def lab(self) -> Lab:
@@ -550,7 +559,30 @@ class AutolabPlugin:
                 if result is not None:
                     self.results[name] = result
 
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        config = self.config
+        if (
+            not self.active
+            or self.evaluate_dir
+            or _is_worker(config)
+            or config.getoption("autolab_validate")
+            or config.getoption("autolab_progress") == "off"
+            or config.getoption("collectonly")
+        ):
+            return
+        self.progress = ProgressWatcher(self.settings.run_dir, open_terminal_writer(config))
+        self.progress.start()
+
+    def _stop_progress(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+            stream = getattr(self.progress.write, "stream", None)
+            if stream is not None:
+                stream.close()
+            self.progress = None
+
     def pytest_unconfigure(self, config: pytest.Config) -> None:
+        self._stop_progress()
         if self._lab is not None:
             self._lab.close()  # the engine client's connections, not the results
 
@@ -559,6 +591,7 @@ class AutolabPlugin:
         if self.evaluate_dir:
             self._finish_evaluation()
             return
+        self._stop_progress()
         # Results a worker could not attach to a report (a module's last test errored after
         # scoring): make sure they are on disk at least.
         for verdict in self.verdicts.values():

@@ -53,6 +53,15 @@ class Garbage:
         ctx.tools.write_file("value.txt", "not a number\\n")
 
 
+class Stepper:
+    """Three evaluations: incorrect, halfway, at the reference."""
+    name = "stepper"
+    def run(self, ctx):
+        for value in ("oops", "31", "10"):
+            ctx.tools.write_file("value.txt", value + "\\n")
+            ctx.tools.evaluate()
+
+
 class Sleeper:
     """Uses tools past its deadline: stopped by BudgetExhausted, scored on what is there."""
     name = "sleeper"
@@ -270,21 +279,32 @@ def test_summary_json_holds_every_field_of_the_table(pytester: pytest.Pytester, 
     assert (run_dir / "toy" / "submission" / "value.txt").read_text() == "10\n"
 
 
-def test_results_travel_from_xdist_workers_into_valid_xunit2_junit_xml(
-    pytester: pytest.Pytester, make_task: MakeTask
+def test_results_travel_from_xdist_workers_into_valid_xunit2_junit_xml_with_progress_lines(
+    pytester: pytest.Pytester, make_task: MakeTask, agents: str
 ) -> None:
     import xml.etree.ElementTree as ET
 
     from .xunit2 import xunit2_errors
 
     make_task("logtask")
-    make_task("bad", environment={"value.txt": "not a number\n"}, solution={"value.txt": "oops\n"})
+    make_task("bad", verifier=TOY_VERIFIER + "\n\ndef test_value_is_tiny(submission):\n    assert False, 'never'\n")
     xml = pytester.path / "junit.xml"
     result = pytester.runpytest_subprocess(
-        "tasks", "-n", "2", "--autolab-agent=oracle", "--autolab-sandbox=local", f"--junitxml={xml}",
+        "tasks", "-n", "2", f"--autolab-agent={agents}:Stepper", "--autolab-sandbox=local", f"--junitxml={xml}",
         "-o", "junit_family=xunit2", "-p", "no:cacheprovider",
     )  # fmt: skip
     result.stdout.fnmatch_lines(["bad*incorrect*0.000*", "logtask*scored*0.500*"])
+    # The live progress lines (from the workers' ledgers, printed by the controller).
+    result.stdout.fnmatch_lines(
+        [
+            "autolab: logtask started (budget 1:00, 5 evaluations)",
+            "autolab: logtask  0:0?/1:00  evals ?/5  best n *  last: *",
+            "autolab: logtask finished: scored, n 1, reward 0.5, 3 evaluations",
+        ]
+    )
+    assert not [ln for ln in result.stdout.lines if "autolab: " in ln and not ln.startswith("autolab: ")]
+    lines = [ln for ln in result.stdout.lines if ln.startswith("autolab: logtask  ")]
+    assert lines[-1].endswith("evals 3/5  best n 1  last: scored, n 1"), lines
     assert xunit2_errors(xml) == []
     suite = ET.parse(xml).getroot().find("testsuite")
     assert suite is not None
@@ -296,12 +316,13 @@ def test_results_travel_from_xdist_workers_into_valid_xunit2_junit_xml(
         "autolab.logtask.metric": "10",
         "autolab.logtask.n": "1",
         "autolab.logtask.reward": "0.5",
-        "autolab.logtask.evaluations": "0",
+        "autolab.logtask.evaluations": "3",
     }
     assert props["autolab.bad.status"] == "incorrect"
     assert "autolab.bad.n" not in props  # never measured: left out, not written as ""
-    assert props["autolab.agent"] == "oracle"
+    assert props["autolab.agent"] == f"{agents}:Stepper"
     assert props["autolab.mean_reward"] == "0.25"
+    assert props["autolab.bad.status"] == "incorrect"
     assert not [case for case in suite.iter("testcase") if case.find("properties") is not None]
 
 
