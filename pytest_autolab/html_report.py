@@ -33,7 +33,7 @@ h1 { font-size: 22px; } h2 { font-size: 18px; margin-top: 32px; border-bottom: 1
 h3 { font-size: 15px; margin: 20px 0 4px; }
 table { border-collapse: collapse; margin: 8px 0 16px; }
 th, td { border-bottom: 1px solid #e5e7eb; padding: 4px 8px; text-align: right; white-space: nowrap; }
-th:first-child, td:first-child, td.text { text-align: left; }
+th:first-child, td:first-child, td.text, th.text { text-align: left; }
 th { background: #f9fafb; }
 .status-scored { color: #047857; } .status-bad { color: #b91c1c; font-weight: 600; }
 .muted { color: #6b7280; } .big { font-size: 28px; font-weight: 700; }
@@ -159,6 +159,9 @@ def curve_svg(
         else:
             parts.append(f'<circle class="mark {m["kind"]}" cx="{x(m["t"]):.1f}" cy="{y(m["n"]):.1f}" r="4.5" '
                          f'fill="{colour}" stroke="#fff">{title}</circle>')  # fmt: skip
+    if not marks:
+        parts.append(f'<text x="{left + pw / 2:.1f}" y="{top + ph / 2:.1f}" text-anchor="middle">'
+                     "no evaluations: the agent never called evaluate()</text>")  # fmt: skip
     parts.append("</svg>")
     return "".join(parts)
 
@@ -239,7 +242,8 @@ def _task_table(group: RunGroup, base: Path | None) -> str:
             f'<td class="text">{links}</td>',
         ]
         rows.append(f'<tr data-task="{_e(r.task)}">' + "".join(cells) + "</tr>")
-    return ('<table class="tasks"><thead><tr>' + "".join(f"<th>{h}</th>" for h in head) + "</tr></thead><tbody>"
+    return ('<table class="tasks"><thead><tr>'
+            + "".join(f'<th class="text">{h}</th>' if h in ("axis", "status", "files") else f"<th>{h}</th>" for h in head) + "</tr></thead><tbody>"
             + "".join(rows) + "</tbody></table>")  # fmt: skip
 
 
