@@ -651,7 +651,7 @@ class AutolabPlugin:
         return sorted(self.tasks_selected - set(self.results))
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if self.evaluate_dir or not (self.results or self.tasks_selected):
+        if self.evaluate_dir or self.config.option.collectonly or not (self.results or self.tasks_selected):
             return
         tr = terminalreporter
         tr.write_sep("=", "autolab results")
