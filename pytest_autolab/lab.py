@@ -33,7 +33,6 @@ from .agents import Agent, AgentContext, AgentError, AgentOutcome, load_agent
 from .evaluation import Evaluation, run_verifier
 from .ledger import Ledger, hidden_curve, improvement_entries, snapshot_hash
 from .measure import Counts, callgrind
-from .progress import PROGRESS_FILE
 from .results import FINISHED, TaskResult, atomic_write_json, atomic_write_text, load_result, write_files
 from .sandboxes import ExecResult, Sandbox, SandboxBackend, SandboxError, SnapshotError, get_backend
 from .tasks import Task
@@ -432,6 +431,8 @@ class Lab:
 
         ledger = Ledger(folder)
         # For the live progress lines (progress.py): the loop's budget and start.
+        from .progress import PROGRESS_FILE
+
         atomic_write_json(folder / PROGRESS_FILE, {"task": task.name, "started": time.time(),
                           "budget_s": budget.time_s, "max_evaluations": budget.max_evaluations})  # fmt: skip
         tools = LabTools(
