@@ -124,9 +124,9 @@ def curve_svg(
         return top + ph * (1 - (v - y_lo) / (y_hi - y_lo))
 
     parts = [
-        f'<svg class="curve" data-task="{_e(result.task)}" width="{width}" height="{height}" '
+        f'<svg class="curve" data-task="{_e(result.run_name)}" width="{width}" height="{height}" '
         f'viewBox="0 0 {width} {height}" xmlns="http://www.w3.org/2000/svg" role="img" '
-        f'aria-label="best n so far over time, {_e(result.task)}">',
+        f'aria-label="best n so far over time, {_e(result.run_name)}">',
         f'<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="#fafafa" stroke="#e5e7eb"/>',
     ]
     for v, label in ((0.0, "0 baseline"), (1.0, "1 reference")):
@@ -215,7 +215,7 @@ def _task_table(group: RunGroup, base: Path | None) -> str:
             "anytime", "time", "turns", "cost", "files"]  # fmt: skip
     rows = []
     for r in group.results:
-        folder = group.folders.get(r.task)
+        folder = group.folders.get(r.run_name)
         usage = _usage(r)
         status_class = "status-scored" if r.status == "scored" else "status-bad"
         links = ""
@@ -225,7 +225,7 @@ def _task_table(group: RunGroup, base: Path | None) -> str:
                                            _link(folder / "ledger.jsonl", base, "ledger")]))  # fmt: skip
         speedup = "-" if r.speedup is None else f"{_num(r.speedup, 2)}x"
         cells = [
-            f'<td class="text"><a href="#{_e(_anchor(group, r.task))}">{_e(r.task)}</a></td>',
+            f'<td class="text"><a href="#{_e(_anchor(group, r.run_name))}">{_e(r.run_name)}</a></td>',
             f'<td class="text">{_e(r.axis)}</td>',
             f'<td class="text {status_class}" title="{_e(r.reason)}">{_e(r.status)}</td>',
             f"<td>{_e(_fmt(r.metric))} {_e(r.metric_name)}</td>",
@@ -241,7 +241,7 @@ def _task_table(group: RunGroup, base: Path | None) -> str:
             f"<td>{_e(usage.get('cost', '-'))}</td>",
             f'<td class="text">{links}</td>',
         ]
-        rows.append(f'<tr data-task="{_e(r.task)}">' + "".join(cells) + "</tr>")
+        rows.append(f'<tr data-task="{_e(r.run_name)}">' + "".join(cells) + "</tr>")
     return ('<table class="tasks"><thead><tr>'
             + "".join(f'<th class="text">{h}</th>' if h in ("axis", "status", "files") else f"<th>{h}</th>" for h in head) + "</tr></thead><tbody>"
             + "".join(rows) + "</tbody></table>")  # fmt: skip
@@ -252,7 +252,7 @@ def _anchor(group: RunGroup, task: str) -> str:
 
 
 def _task_detail(group: RunGroup, r: TaskResult) -> str:
-    entries = read_ledger(group.folders.get(r.task))
+    entries = read_ledger(group.folders.get(r.run_name))
     facts = {
         "status": r.status,
         "n (final)": _fmt(r.n),
@@ -270,7 +270,7 @@ def _task_detail(group: RunGroup, r: TaskResult) -> str:
         facts["reason"] = r.reason.splitlines()[0][:160]
     dl = "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in facts.items())
     legend = " ".join(f'<span style="color:{c}">&#9679; {k}</span>' for k, c in MARK_COLOURS.items())
-    return (f'<h3 id="{_e(_anchor(group, r.task))}">{_e(r.task)} <span class="muted">({_e(r.axis)}, '
+    return (f'<h3 id="{_e(_anchor(group, r.run_name))}">{_e(r.run_name)} <span class="muted">({_e(r.axis)}, '
             f'{_e(r.metric_name)})</span></h3><div class="task">'
             f'<div>{curve_svg(r, entries)}<div class="muted">{legend}</div></div><dl>{dl}</dl></div>')  # fmt: skip
 

@@ -164,7 +164,9 @@ def _describe_exception(exc: BaseException) -> str:
 
 def hidden_seed(run_seed: int, task: Task) -> int:
     """The seed of a task's hidden inputs: derived from the run's seed, never the public one."""
-    digest = hashlib.sha256(f"{run_seed}:{task.name}".encode()).digest()
+    # Each attempt (--autolab-attempts) has a seed stream of its own.
+    key = f"{run_seed}:{task.name}" + (f":{task.attempt}" if task.attempt else "")
+    digest = hashlib.sha256(key.encode()).digest()
     seed = int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
     return seed + 1 if seed == task.public_seed else seed
 
@@ -304,7 +306,7 @@ class Lab:
             self.notes.append(note)
 
     def task_dir(self, task: Task) -> Path:
-        return self.settings.run_dir / task.name
+        return self.settings.run_dir / task.run_name
 
     def hidden_folders(self) -> list[Path]:
         """What the local sandbox hides from commands: this run's directory, and the folder
@@ -361,12 +363,12 @@ class Lab:
     def agent_run(self, task: Task) -> AgentRun:
         """Run the agent on ``task`` once (cached): provision, loop, snapshot."""
         with self._lock:
-            if task.name not in self._runs:
+            if task.run_name not in self._runs:
                 run = self._run_agent(task)
                 if run.ledger is not None and run.status != "error":
                     run.hidden_loop = self.reverify_improvements(task, run.ledger, run.budget.get("time_s", 0.0))
-                self._runs[task.name] = run
-            return self._runs[task.name]
+                self._runs[task.run_name] = run
+            return self._runs[task.run_name]
 
     def reverify_improvements(self, task: Task, ledger: Ledger, budget_s: float) -> dict[str, Any]:
         """Verify the snapshots where the loop's best-so-far curve rose again, on the hidden
@@ -403,7 +405,7 @@ class Lab:
         return figures
 
     def _run_agent(self, task: Task) -> AgentRun:
-        self.loops_run[task.name] = self.loops_run.get(task.name, 0) + 1
+        self.loops_run[task.run_name] = self.loops_run.get(task.run_name, 0) + 1
         run_json = self.settings.run_dir / "run.json"
         if not run_json.exists():
             # Written up front so that an interrupted run can be found and resumed.
@@ -433,7 +435,7 @@ class Lab:
         # For the live progress lines (progress.py): the loop's budget and start.
         from .progress import PROGRESS_FILE
 
-        atomic_write_json(folder / PROGRESS_FILE, {"task": task.name, "started": time.time(),
+        atomic_write_json(folder / PROGRESS_FILE, {"task": task.run_name, "started": time.time(),
                           "budget_s": budget.time_s, "max_evaluations": budget.max_evaluations})  # fmt: skip
         tools = LabTools(
             task=task,
@@ -589,6 +591,7 @@ class Lab:
             reference=task.reference,
             ref_reward=task.ref_reward,
             seed=hidden_seed(self.settings.seed, task),
+            attempt=task.attempt,
             sandbox=self._backend.name if self._backend else self.settings.sandbox,
             finished_at=_now(),
             notes=list(self.notes),
@@ -661,7 +664,7 @@ class Lab:
     def record(self, result: TaskResult) -> None:
         """Write result.json atomically (not for resumed results: they are on disk)."""
         if not result.resumed:
-            atomic_write_json(self.task_dir_named(result.task) / "result.json", result.to_json())
+            atomic_write_json(self.task_dir_named(result.run_name) / "result.json", result.to_json())
 
     def close(self) -> None:
         """Release the backend's resources (a Docker client's connections)."""

@@ -16,6 +16,7 @@ the JUnit XML as suite properties (xunit2 allows no properties on test cases).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import html
 import json
@@ -35,7 +36,7 @@ from .progress import ProgressWatcher, open_terminal_writer
 from .report import format_table, summarize
 from .results import TaskResult, atomic_write_json, load_result
 from .sandboxes import SandboxError, sweep_run
-from .tasks import Task, TaskFileError, find_task_dir, load_task
+from .tasks import Task, TaskFileError, attempt_name, find_task_dir, load_task
 from .validation import ValidationPlugin, collect_items
 
 __all__ = ["AutolabPlugin"]
@@ -115,6 +116,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="score the agent's final files (default, as AutoLab) or its best evaluated snapshot",
     )
     group.addoption(
+        "--autolab-attempts",
+        metavar="K",
+        type=int,
+        default=1,
+        help="run each task's agent loop K times independently (own sandbox, seed stream and "
+        "folder <task>@<k>); the summary gives mean ± standard error and best of K",
+    )
+    group.addoption(
         "--autolab-progress",
         default="on",
         choices=("on", "off"),
@@ -157,6 +166,7 @@ INI_OPTIONS: dict[str, tuple[Any, str]] = {
     "autolab_budget_scale": ("string", "multiply every task's budget"),
     "autolab_seed": ("string", "the seed of the hidden inputs"),
     "autolab_submit": ("string", "final or best"),
+    "autolab_attempts": ("string", "independent runs of each task's loop"),
 }
 
 
@@ -183,7 +193,7 @@ def option(config: pytest.Config, dest: str) -> Any:
             return float(text)
         except ValueError:
             raise pytest.UsageError(f"{flag}: {text!r} is not a number") from None
-    if dest == "autolab_seed":
+    if dest in ("autolab_seed", "autolab_attempts"):
         try:
             return int(text)
         except ValueError:
@@ -371,9 +381,28 @@ class AutolabPlugin:
         return self.tasks[task_dir]
 
     def verdict_for(self, task: Task) -> Verdict:
-        if task.name not in self.verdicts:
-            self.verdicts[task.name] = Verdict(task)
-        return self.verdicts[task.name]
+        if task.run_name not in self.verdicts:
+            self.verdicts[task.run_name] = Verdict(task)
+        return self.verdicts[task.run_name]
+
+    @property
+    def attempts(self) -> int:
+        k = int(option(self.config, "autolab_attempts"))
+        if k < 1:
+            raise pytest.UsageError(f"--autolab-attempts {k}: expected an integer >= 1")
+        return k
+
+    def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
+        # K attempts: the module-scoped task fixture (and so the loop, the submission and every
+        # verifier test) once per attempt, grouped by attempt.
+        if not self.active or self.evaluate_dir or "autolab_task" not in metafunc.fixturenames:
+            return
+        if self.config.getoption("autolab_validate") or self.attempts == 1:
+            return
+        k = self.attempts
+        metafunc.parametrize(
+            "autolab_task", range(1, k + 1), indirect=True, scope="module", ids=[f"attempt-{i}" for i in range(1, k + 1)]
+        )
 
     # -- xdist ------------------------------------------------------------------------------
 
@@ -461,9 +490,12 @@ class AutolabPlugin:
                     pending.add(node.nodeid)
         return report
 
-    def missing_tests(self, task_name: str) -> list[str]:
-        """Verifier tests of the task that did not run (yet) in this process."""
-        missing = self.verifier_tests.get(task_name, set()) - self.tests_started
+    def missing_tests(self, task_name: str, attempt: int = 0) -> list[str]:
+        """Verifier tests of the task (of one attempt) that did not run (yet) in this process."""
+        tests = self.verifier_tests.get(task_name, set())
+        if attempt:
+            tests = {t for t in tests if f"attempt-{attempt}" in t.rpartition("[")[2]}
+        missing = tests - self.tests_started
         return sorted(missing | self.unexpanded.get(task_name, set()))
 
     def pytest_runtest_logstart(self, nodeid: str, location: Any) -> None:
@@ -529,7 +561,7 @@ class AutolabPlugin:
                 )
                 _attach(item, report, result)
             return report
-        verdict = self.verdicts.get(name)
+        verdict = self.verdicts.get(attempt_name(name, _attempt_of(item)))
         if verdict is None:
             return report
         if report.failed and (verdict.result is None or report.when == "call"):
@@ -546,13 +578,15 @@ class AutolabPlugin:
         data = getattr(report, REPORT_ATTRIBUTE, None)
         if isinstance(data, dict):
             result = TaskResult.from_json(data)
-            self.results[result.task] = result
+            self.results[result.run_name] = result
 
     # -- end of session ---------------------------------------------------------------------
 
     def _collect_missing_results(self) -> None:
         # A task whose result did not travel on a report (a crashed worker): read it from disk.
-        for name in sorted(self.task_names_seen - set(self.results)):
+        k = self.attempts
+        names = [attempt_name(t, i) for t in self.task_names_seen for i in ([0] if k == 1 else range(1, k + 1))]
+        for name in sorted(set(names) - set(self.results)):
             path = self.settings.run_dir / name / "result.json"
             if path.exists():
                 result = load_result(path)
@@ -596,7 +630,7 @@ class AutolabPlugin:
         # scoring): make sure they are on disk at least.
         for verdict in self.verdicts.values():
             if verdict.result is None and verdict.failures and self._lab is not None:
-                verdict.missing = self.missing_tests(verdict.task.name)
+                verdict.missing = self.missing_tests(verdict.task.name, verdict.task.attempt)
                 verdict.result = self.lab.score(verdict.task, verdict, None)
                 self.lab.record(verdict.result)
         if _is_worker(self.config):
@@ -628,7 +662,7 @@ class AutolabPlugin:
         xml.add_global_property("autolab.agent", self.settings.agent)
         xml.add_global_property("autolab.mean_reward", f"{summary['mean_reward']:.6g}")
         for result in sorted(self.results.values(), key=lambda r: r.task):
-            for key, value in junit_properties(result):
+            for key, value in junit_properties(result):  # autolab.<task>[@k].<what>
                 xml.add_global_property(key, value)
         if summary["not_run"]:
             xml.add_global_property("autolab.not_run", " ".join(summary["not_run"]))
@@ -648,7 +682,7 @@ class AutolabPlugin:
 
     def tasks_not_run(self) -> list[str]:
         """Selected tasks that ended without a result (the session stopped before them)."""
-        return sorted(self.tasks_selected - set(self.results))
+        return sorted(self.tasks_selected - {r.task for r in self.results.values()})
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.evaluate_dir or self.config.option.collectonly or not (self.results or self.tasks_selected):
@@ -706,7 +740,7 @@ def junit_properties(result: TaskResult) -> list[tuple[str, str]]:
         "reward": result.reward,
         "evaluations": result.evaluations,
     }
-    return [(f"autolab.{result.task}.{key}", f"{v:.10g}" if isinstance(v, float) else str(v))
+    return [(f"autolab.{result.run_name}.{key}", f"{v:.10g}" if isinstance(v, float) else str(v))
             for key, v in values.items() if v is not None and v != ""]  # fmt: skip
 
 
@@ -746,6 +780,13 @@ class HtmlReportHooks:
 
 def _fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:.4g}"
+
+
+def _attempt_of(item: pytest.Item) -> int:
+    """The attempt a test belongs to (--autolab-attempts), 0 without attempts."""
+    callspec = getattr(item, "callspec", None)
+    value = callspec.params.get("autolab_task") if callspec is not None else None
+    return value if isinstance(value, int) else 0
 
 
 def _failure_text(report: pytest.TestReport, limit: int = 1500) -> str:
@@ -812,6 +853,9 @@ def autolab_task(request: pytest.FixtureRequest) -> Task:
     task = _state(request.config).task_at(task_dir)
     if isinstance(task, TaskFileError):
         raise task
+    attempt = getattr(request, "param", None)
+    if isinstance(attempt, int):  # --autolab-attempts: one independent run of the loop
+        task = dataclasses.replace(task, attempt=attempt)
     return task
 
 
@@ -875,7 +919,7 @@ def submission(
     finally:
         with lab.harness_warnings():
             sub.close()
-            verdict.missing = state.missing_tests(task.name)
+            verdict.missing = state.missing_tests(task.name, task.attempt)
             verdict.result = lab.score(task, verdict, run, verify_time_s=time.monotonic() - started)
             if state.evaluate_dir is None:
                 lab.record(verdict.result)

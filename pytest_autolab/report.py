@@ -40,21 +40,71 @@ def _num(value: float | str | None, digits: int = 3) -> str:
     return f"{value:.{digits}f}"
 
 
+def attempt_stats(results: Iterable[TaskResult]) -> dict[str, Any] | None:
+    """With --autolab-attempts K: per task and overall, the mean reward ± its standard error
+    over the K attempts and the best of K; None for a run without attempts.
+
+    Overall: the mean over tasks of each attempt's reward (one score per attempt), its mean
+    and standard error over the attempts, and the mean over tasks of each task's best."""
+    rows = [r for r in results if r.attempt]
+    if not rows:
+        return None
+    by_task: dict[str, list[TaskResult]] = {}
+    for r in sorted(rows, key=lambda r: (r.task, r.attempt)):
+        by_task.setdefault(r.task, []).append(r)
+
+    def mean_se(values: list[float]) -> tuple[float, float]:
+        mean = statistics.fmean(values)
+        se = statistics.stdev(values) / math.sqrt(len(values)) if len(values) > 1 else 0.0
+        return mean, se
+
+    tasks: dict[str, dict[str, Any]] = {}
+    for task, attempts in by_task.items():
+        rewards = [r.reward for r in attempts]
+        mean, se = mean_se(rewards)
+        tasks[task] = {"attempts": len(rewards), "rewards": rewards, "mean": mean, "stderr": se, "best": max(rewards)}
+    k = max(len(a) for a in by_task.values())
+    per_attempt = [
+        statistics.fmean(a[i].reward for a in by_task.values() if len(a) > i) for i in range(k)
+    ]
+    mean, se = mean_se(per_attempt)
+    return {
+        "k": k,
+        "tasks": tasks,
+        "mean": mean,
+        "stderr": se,
+        "per_attempt": per_attempt,
+        "best_of_k": statistics.fmean(t["best"] for t in tasks.values()),
+    }
+
+
+def format_attempts(stats: dict[str, Any]) -> list[str]:
+    """The attempts block of the terminal table."""
+    k = stats["k"]
+    out = [f"attempts: {k} per task: mean ± standard error, best of {k}"]
+    for task, t in stats["tasks"].items():
+        out.append(f"  {task}: reward {t['mean']:.3f} ± {t['stderr']:.3f}, best of {t['attempts']} {t['best']:.3f}")
+    out.append(f"overall: reward {stats['mean']:.3f} ± {stats['stderr']:.3f}, best of {k} {stats['best_of_k']:.3f}")
+    return out
+
+
 def summarize(results: Iterable[TaskResult]) -> dict[str, Any]:
     """The summary.json document: every row of the table plus the means."""
-    rows = sorted(results, key=lambda r: r.task)
+    rows = sorted(results, key=lambda r: (r.task, r.attempt))
     per_axis = {
         axis: statistics.fmean(r.reward for r in rows if r.axis == axis)
         for axis in AXES
         if any(r.axis == axis for r in rows)
     }
     return {
-        "tasks": len(rows),
+        "tasks": len({r.task for r in rows}),
         "mean_reward": statistics.fmean(r.reward for r in rows) if rows else 0.0,
         "mean_reward_by_axis": per_axis,
+        "attempts": attempt_stats(rows),
         "results": [
             {
                 "task": r.task,
+                "attempt": r.attempt,
                 "axis": r.axis,
                 "status": r.status,
                 "metric_name": r.metric_name,
@@ -91,12 +141,12 @@ def format_table(results: Sequence[TaskResult]) -> list[str]:
     header = ["task", "axis", "status", "metric (agent / baseline / reference)",
               "speedup", "n", "reward", "evals", "time"]  # fmt: skip
     rows = []
-    for r in sorted(results, key=lambda r: r.task):
+    for r in sorted(results, key=lambda r: (r.task, r.attempt)):
         metric = f"{_num(r.metric)} / {_num(r.baseline)} / {_num(r.reference)} {r.metric_name}"
         speedup = "-" if r.speedup is None else f"{_num(r.speedup, 2)}x"
         status = r.status + (" (resumed)" if r.resumed else "")
         time_used = f"{r.agent_time_s + r.verify_time_s:.0f}s"
-        rows.append([r.task, r.axis, status, metric, speedup, _num(r.n),
+        rows.append([r.run_name, r.axis, status, metric, speedup, _num(r.n),
                      f"{r.reward:.3f}", str(r.evaluations), time_used])  # fmt: skip
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     numeric = {4, 5, 6, 7, 8}
@@ -115,12 +165,14 @@ def format_table(results: Sequence[TaskResult]) -> list[str]:
     if summary["mean_reward_by_axis"]:
         axes = ", ".join(f"{a} {v:.3f}" for a, v in summary["mean_reward_by_axis"].items())
         out.append(f"by axis: {axes}")
+    if summary["attempts"]:
+        out.extend(format_attempts(summary["attempts"]))
     for r in sorted(results, key=lambda r: r.task):
         if r.loop.get("evaluations"):
             out.append(format_loop(r))
     for r in sorted(results, key=lambda r: r.task):
         if r.status not in ("scored",) and r.reason:
-            out.append(f"{r.task}: {r.status}: {r.reason.splitlines()[0][:200]}")
+            out.append(f"{r.run_name}: {r.status}: {r.reason.splitlines()[0][:200]}")
     return out
 
 
@@ -129,7 +181,7 @@ def format_loop(r: TaskResult) -> str:
     loop = r.loop
     recoveries = loop.get("recoveries", 0)
     text = (
-        f"{r.task} loop: {loop['evaluations']} evaluations ({loop.get('correct', 0)} correct), "
+        f"{r.run_name} loop: {loop['evaluations']} evaluations ({loop.get('correct', 0)} correct), "
         f"{loop.get('improvements', 0)} improvements, {recoveries} "
         f"{'recovery' if recoveries == 1 else 'recoveries'}"
     )
@@ -196,7 +248,7 @@ def load_runs(paths: Iterable[Path]) -> tuple[list[RunGroup], list[str]]:
     that appears twice in one group is an error (which one to trust is not ours to guess).
     """
     groups: dict[tuple[str, str | None], RunGroup] = {}
-    seen: dict[tuple[str, str | None, str], Path] = {}
+    seen: dict[tuple[str, str | None, str], Path] = {}  # (agent, model, task[@attempt])
     for path in dict.fromkeys(p.resolve() for p in paths):
         files = [path] if path.is_file() else sorted(path.glob("*/result.json"))
         if not files:
@@ -214,14 +266,14 @@ def load_runs(paths: Iterable[Path]) -> tuple[list[RunGroup], list[str]]:
             group = groups.setdefault(key, RunGroup(agent=key[0], model=key[1]))
             if path not in group.sources:
                 group.sources.append(path)
-            if (*key, result.task) in seen:
+            if (*key, result.run_name) in seen:
                 raise ValueError(
-                    f"task {result.task} of agent {group.label} appears twice: in "
-                    f"{seen[(*key, result.task)]} and in {file} (give each run once)"
+                    f"task {result.run_name} of agent {group.label} appears twice: in "
+                    f"{seen[(*key, result.run_name)]} and in {file} (give each run once)"
                 )
-            seen[(*key, result.task)] = file
+            seen[(*key, result.run_name)] = file
             group.results.append(result)
-            group.folders[result.task] = file.parent
+            group.folders[result.run_name] = file.parent
         if path.is_dir():
             for group in groups.values():
                 if path in group.sources:
@@ -229,7 +281,7 @@ def load_runs(paths: Iterable[Path]) -> tuple[list[RunGroup], list[str]]:
     ordered = sorted(groups.values(), key=lambda g: g.label)
     notes = []
     for group in ordered:
-        group.results.sort(key=lambda r: r.task)
+        group.results.sort(key=lambda r: (r.task, r.attempt))
         where = ", ".join(str(s) for s in group.sources)
         notes.append(
             f"merged {len(group.results)} task result(s) of {group.label} from "
@@ -252,7 +304,7 @@ def load_results(paths: Iterable[Path]) -> list[TaskResult]:
 
 def harness_failures(group: RunGroup) -> list[str]:
     """One line per task the harness failed (not the agent): the CI job fails for these."""
-    lines = [f"{r.task}: {r.status}: {r.reason.splitlines()[0][:200] if r.reason else ''}".rstrip(": ")
+    lines = [f"{r.run_name}: {r.status}: {r.reason.splitlines()[0][:200] if r.reason else ''}".rstrip(": ")
              for r in group.results if r.status in HARNESS_FAILURES]  # fmt: skip
     lines += [f"{name}: not run (the session stopped before it)" for name in group.not_run]
     return lines
@@ -261,7 +313,16 @@ def harness_failures(group: RunGroup) -> list[str]:
 def comparison(groups: Sequence[RunGroup]) -> tuple[list[str], list[str], dict[tuple[str, str], TaskResult]]:
     """Task names, group labels and the result of each (label, task) pair."""
     tasks = sorted({r.task for g in groups for r in g.results})
-    cells = {(g.label, r.task): r for g in groups for r in g.results}
+    cells: dict[tuple[str, str], TaskResult] = {}
+    for g in groups:
+        for r in g.results:
+            if (g.label, r.task) in cells:  # attempts: the cell shows their mean reward
+                continue
+            attempts = [a for a in g.results if a.task == r.task]
+            if len(attempts) > 1:
+                r = dataclasses.replace(r, reward=statistics.fmean(a.reward for a in attempts),
+                                        status=f"mean of {len(attempts)} attempts")  # fmt: skip
+            cells[(g.label, r.task)] = r
     return tasks, [g.label for g in groups], cells
 
 
@@ -311,6 +372,10 @@ def format_markdown(groups: Sequence[RunGroup], notes: Sequence[str] = ()) -> st
         summary = summarize(group.results)
         out += [f"## autolab: {_md(group.label)}", ""]
         out.append(f"**mean reward {summary['mean_reward']:.3f}** over {summary['tasks']} task(s)")
+        if summary["attempts"]:
+            st = summary["attempts"]
+            out[-1] += (f"; {st['k']} attempts: {st['mean']:.3f} ± {st['stderr']:.3f} (standard error), "
+                        f"best of {st['k']} {st['best_of_k']:.3f}")  # fmt: skip
         if summary["mean_reward_by_axis"]:
             out[-1] += "; by axis: " + ", ".join(
                 f"{a} {v:.3f}" for a, v in summary["mean_reward_by_axis"].items()
@@ -321,11 +386,11 @@ def format_markdown(groups: Sequence[RunGroup], notes: Sequence[str] = ()) -> st
             speedup = "-" if r.speedup is None else f"{_num(r.speedup, 2)}x"
             status = r.status if r.status in ("scored",) else f"**{r.status}**"
             out.append(
-                f"| {_md(r.task)} | {r.axis} | {status} | {_num(r.metric)} {_md(r.metric_name)} | "
+                f"| {_md(r.run_name)} | {r.axis} | {status} | {_num(r.metric)} {_md(r.metric_name)} | "
                 f"{_num(r.baseline)} | {_num(r.reference)} | {speedup} | {_num(r.n)} | "
                 f"{r.reward:.3f} | {r.evaluations} | {r.agent_time_s + r.verify_time_s:.0f}s |"
             )
-        reasons = [f"- {_md(r.task)}: {r.status}: {_md(r.reason.splitlines()[0][:200])}"
+        reasons = [f"- {_md(r.run_name)}: {r.status}: {_md(r.reason.splitlines()[0][:200])}"
                    for r in group.results if r.status != "scored" and r.reason]  # fmt: skip
         failures = harness_failures(group)
         if reasons:

@@ -89,8 +89,15 @@ class TaskResult:
     finished_at: str = ""
     #: True when this result was carried over from an earlier, resumed run.
     resumed: bool = False
+    #: Which of --autolab-attempts K independent runs this is (1..K); 0 when K = 1.
+    attempt: int = 0
     #: What the harness noticed on the way (a backend fallback, a harness warning, orphans removed).
     notes: list[str] = dataclasses.field(default_factory=list)
+
+    @property
+    def run_name(self) -> str:
+        """The result's folder in its run directory: ``task``, or ``task@k`` for attempt k."""
+        return f"{self.task}@{self.attempt}" if self.attempt else self.task
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = _finite(dataclasses.asdict(self))

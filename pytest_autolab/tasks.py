@@ -28,6 +28,7 @@ __all__ = [
     "AXES",
     "Task",
     "TaskFileError",
+    "attempt_name",
     "find_task_dir",
     "load_task",
     "task_languages",
@@ -98,6 +99,13 @@ class Task:
     allow_internet: bool
     #: The whole parsed task.toml, for task-specific keys.
     config: Mapping[str, Any] = dataclasses.field(repr=False, compare=False)
+    #: Which of --autolab-attempts K independent runs this is (1..K); 0 when K = 1.
+    attempt: int = 0
+
+    @property
+    def run_name(self) -> str:
+        """The task's folder in a run directory: ``name``, or ``name@k`` for attempt k."""
+        return attempt_name(self.name, self.attempt)
 
     @property
     def toml_path(self) -> Path:
@@ -343,6 +351,11 @@ def load_task(task_dir: Path | str) -> Task:
 #: File suffixes of the editable files and the language each is written in.
 _LANGUAGES = {".c": "c", ".h": "c", ".cc": "cpp", ".cpp": "cpp", ".hpp": "cpp", ".rs": "rust",
               ".go": "go", ".py": "python", ".s": "assembly"}  # fmt: skip
+
+
+def attempt_name(name: str, attempt: int) -> str:
+    """``name`` for a single attempt (0), ``name@k`` for attempt k of several."""
+    return f"{name}@{attempt}" if attempt else name
 
 
 def task_languages(task: Task) -> list[str]:

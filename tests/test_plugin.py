@@ -62,6 +62,17 @@ class Stepper:
             ctx.tools.evaluate()
 
 
+class Varying:
+    """Each loop leaves the next value of a list (a counter in varying.txt): attempts differ."""
+    name = "varying"
+    def run(self, ctx):
+        counter = Path(os.environ.get("AUTOLAB_TEST_COUNTER", "varying.txt"))
+        done = len(counter.read_text().split()) if counter.exists() else 0
+        with open(counter, "a") as f:
+            f.write(ctx.task.name + "\\n")
+        ctx.tools.write_file("value.txt", ("10", "100", "31")[done % 3] + "\\n")
+
+
 class Sleeper:
     """Uses tools past its deadline: stopped by BudgetExhausted, scored on what is there."""
     name = "sleeper"
@@ -359,6 +370,62 @@ def test_the_autolab_options_can_be_set_in_the_ini_file(pytester: pytest.Pyteste
     result = pytester.runpytest("tasks")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*autolab_sandbox (ini): 'vm': expected one of auto, docker, local*"])
+
+
+def test_attempts_give_mean_standard_error_and_best_of_k(
+    pytester: pytest.Pytester, make_task: MakeTask, agents: str
+) -> None:
+    import math
+
+    make_task("toy", **{"autolab.scale": "linear"})
+    result = pytester.runpytest("tasks", "--autolab-agent=oracle", "--autolab-sandbox=local", "--autolab-attempts=3")
+    result.assert_outcomes(passed=7)  # the schema once, each verifier test once per attempt
+    result.stdout.fnmatch_lines(
+        [
+            "toy@1*scored*1.000*",
+            "toy@2*scored*1.000*",
+            "toy@3*scored*1.000*",
+            "attempts: 3 per task: mean ± standard error, best of 3",
+            "  toy: reward 1.000 ± 0.000, best of 3 1.000",
+            "overall: reward 1.000 ± 0.000, best of 3 1.000",
+        ]
+    )
+    summary = read_summary(pytester.path)
+    assert summary["attempts"]["tasks"]["toy"] == {
+        "attempts": 3, "rewards": [1.0, 1.0, 1.0], "mean": 1.0, "stderr": 0.0, "best": 1.0
+    }  # fmt: skip
+    run_dir = next((pytester.path / ".autolab" / "runs").iterdir())
+    seeds = {json.loads((run_dir / f"toy@{k}" / "result.json").read_text())["seed"] for k in (1, 2, 3)}
+    assert len(seeds) == 3  # a seed stream per attempt
+
+    import shutil
+
+    shutil.rmtree(pytester.path / ".autolab")
+    result = pytester.runpytest(
+        "tasks", f"--autolab-agent={agents}:Varying", "--autolab-sandbox=local", "--autolab-attempts=3"
+    )
+    result.stdout.fnmatch_lines(["toy@1*scored*1.000*", "toy@2*scored*0.000*", "toy@3*scored*0.*"])
+    stats = read_summary(pytester.path)["attempts"]
+    rewards = stats["tasks"]["toy"]["rewards"]
+    assert rewards[:2] == [1.0, 0.0]
+    assert 0 < rewards[2] < 1
+    mean = sum(rewards) / 3
+    stderr = math.sqrt(sum((r - mean) ** 2 for r in rewards) / 2) / math.sqrt(3)
+    assert stats["tasks"]["toy"]["mean"] == pytest.approx(mean)
+    assert stats["tasks"]["toy"]["stderr"] == pytest.approx(stderr)
+    assert stats["best_of_k"] == 1.0
+    result.stdout.fnmatch_lines([f"overall: reward {mean:.3f} ± {stderr:.3f}, best of 3 1.000"])
+
+    # Resume is per attempt: attempt 2's result is lost; only it runs again.
+    run_dir = next((pytester.path / ".autolab" / "runs").iterdir())
+    (run_dir / "toy@2" / "result.json").unlink()
+    (pytester.path / "varying.txt").write_text("")
+    result = pytester.runpytest(
+        "tasks", f"--autolab-agent={agents}:Varying", "--autolab-sandbox=local", "--autolab-attempts=3",
+        "--autolab-resume", f"--autolab-run-dir={run_dir}",
+    )  # fmt: skip
+    result.stdout.fnmatch_lines(["toy@1*scored (resumed)*1.000*", "toy@2*scored *1.000*", "toy@3*scored (resumed)*"])
+    assert (pytester.path / "varying.txt").read_text().split() == ["toy"]
 
 
 def test_budget_scale_shrinks_the_budget(pytester: pytest.Pytester, make_task: MakeTask) -> None:
