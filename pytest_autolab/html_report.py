@@ -319,6 +319,13 @@ def render_html(groups: Sequence[RunGroup], notes: Sequence[str] = (), *, base: 
                     f'{summary["mean_reward"]:.3f}</div><div class="muted">over {summary["tasks"]} task(s)</div></div>'
                     f'{bars_svg("mean reward by axis", axes)}{bars_svg("reward by task", [(r.task, r.reward, colour) for r in group.results])}'
                     "</div>")  # fmt: skip
+        if summary["attempts"]:
+            st = summary["attempts"]
+            per_task = "; ".join(f"{t} {v['mean']:.3f} ± {v['stderr']:.3f} (best {v['best']:.3f})"
+                                 for t, v in st["tasks"].items())  # fmt: skip
+            body.append(f'<p class="attempts">{st["k"]} attempts per task: mean reward {st["mean"]:.3f} ± '
+                        f'{st["stderr"]:.3f} (standard error), best of {st["k"]} {st["best_of_k"]:.3f}. '
+                        f"{_e(per_task)}</p>")  # fmt: skip
         if failures or group.not_run:
             lines = [f"{r.task}: {r.status}" for r in failures] + [f"{t}: not run" for t in group.not_run]
             body.append(f'<p class="status-bad">harness failures: {_e("; ".join(lines))}</p>')
