@@ -350,7 +350,8 @@ def load_task(task_dir: Path | str) -> Task:
 
 #: File suffixes of the editable files and the language each is written in.
 _LANGUAGES = {".c": "c", ".h": "c", ".cc": "cpp", ".cpp": "cpp", ".hpp": "cpp", ".rs": "rust",
-              ".go": "go", ".py": "python", ".s": "assembly"}  # fmt: skip
+              ".go": "go", ".py": "python", ".s": "assembly", ".asm": "assembly", ".json": "data",
+              ".npz": "data", ".npy": "data", ".csv": "data"}  # fmt: skip
 
 
 def attempt_name(name: str, attempt: int) -> str:
