@@ -90,7 +90,7 @@ class Evaluation:
             n=result.n,
             reward=result.reward,
             failures=list(result.failures),
-            error=result.reason if result.status == "error" else "",
+            error=result.reason if result.status in ("error", "incomplete") else "",
             duration_s=duration_s,
             speedup=result.speedup if isinstance(result.speedup, float) else None,
         )
@@ -112,7 +112,14 @@ def installed_plugins() -> tuple[str, ...]:
 
 
 def verifier_command(
-    task: Task, snapshot_dir: Path, out_file: Path, *, sandbox: str, run_id: str, seed: int | None = None
+    task: Task,
+    snapshot_dir: Path,
+    out_file: Path,
+    *,
+    sandbox: str,
+    run_id: str,
+    seed: int | None = None,
+    run_dir: Path | None = None,
 ) -> list[str]:
     """The inner pytest command line of one evaluation.
 
@@ -137,6 +144,8 @@ def verifier_command(
         # Forked from the warm server, the plugins are imported before pytest could rewrite them.
         "-W", "ignore::pytest.PytestAssertRewriteWarning",
         *([f"--autolab-evaluate-seed={seed}"] if seed is not None else []),
+        # The run directory, so that the scratch sandbox hides it too (local backend).
+        *([f"--autolab-run-dir={run_dir}"] if run_dir is not None else []),
     ]  # fmt: skip
 
 
@@ -157,18 +166,22 @@ def run_verifier(
     timeout: float | None = None,
     limit_s: float | None = None,
     seed: int | None = None,
+    run_dir: Path | None = None,
 ) -> Evaluation:
     """Run the task's verifier on ``files`` with public inputs; never raises for its failures.
 
     ``timeout`` replaces the task's verifier timeout (start-up grace added);
-    ``limit_s`` is a hard cap on top of that: the agent's deadline; ``seed``
-    replaces the public seed (the validation mode passes the hidden one).
+    ``limit_s`` is a hard cap on top of that: the agent's deadline; ``seed`` replaces
+    the public seed (the validation mode, and the harness's re-verification of the
+    loop's improvements, pass the hidden one).
     """
     start = time.monotonic()
     snapshot_dir = scratch / "snapshot"
     write_files(snapshot_dir, files)
     out_file = scratch / "evaluation.json"
-    command = verifier_command(task, snapshot_dir, out_file, sandbox=sandbox, run_id=run_id, seed=seed)
+    command = verifier_command(
+        task, snapshot_dir, out_file, sandbox=sandbox, run_id=run_id, seed=seed, run_dir=run_dir
+    )
     limit = (timeout or task.verifier_timeout_s) + STARTUP_GRACE_S
     cut_by_deadline = limit_s is not None and limit_s < limit
     if limit_s is not None:

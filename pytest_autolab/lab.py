@@ -14,31 +14,47 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
+import gc
 import hashlib
 import os
 import platform
+import re
 import sys
 import threading
 import time
 import traceback
-from collections.abc import Mapping
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from . import __version__, scoring
 from .agents import Agent, AgentContext, AgentError, AgentOutcome, load_agent
 from .evaluation import Evaluation, run_verifier
-from .ledger import Ledger, snapshot_hash
+from .ledger import Ledger, hidden_curve, improvement_entries, snapshot_hash
 from .measure import MODEL_CACHE, Counts, callgrind
 from .results import FINISHED, TaskResult, atomic_write_json, atomic_write_text, load_result, write_files
 from .sandboxes import ExecResult, Sandbox, SandboxBackend, SandboxError, SnapshotError, get_backend
 from .tasks import Task
 from .tools import Budget, BudgetExhausted, LabTools
 
-__all__ = ["AgentRun", "Lab", "RunSettings", "Submission", "Verdict", "hidden_seed"]
+__all__ = [
+    "AgentRun",
+    "Lab",
+    "RunSettings",
+    "Submission",
+    "Verdict",
+    "hidden_seed",
+    "json_safe",
+    "printable",
+    "redact_argv",
+    "redact_options",
+]
 
 #: Seconds a sandbox outlives the work it was started for (start-up, snapshot, teardown).
 SANDBOX_SLACK_S = 300.0
+#: Most improvements of the loop re-verified on the hidden seed (the latest ones).
+MAX_REVERIFIED = 10
 
 
 def hang_grace_s(budget_s: float) -> float:
@@ -80,9 +96,77 @@ class RunSettings:
         return cls(**{**data, "run_dir": Path(data["run_dir"])})
 
 
+#: Option names whose values are credentials: never written anywhere (issue 7).
+SECRET_NAME = re.compile(r"key|token|secret|passw|pwd|credential|auth|cookie|private", re.IGNORECASE)
+REDACTED = "<redacted>"
+
+
+def redact_options(options: Mapping[str, str]) -> dict[str, str]:
+    """Agent options with the values of credential-like keys (api_key, token, ...) replaced."""
+    return {key: REDACTED if SECRET_NAME.search(key) else value for key, value in options.items()}
+
+
+def redact_argv(argv: Sequence[str]) -> list[str]:
+    """A command line with the values of credential-like ``--autolab-agent-option`` keys replaced."""
+    out: list[str] = []
+    after_option = False
+    for arg in argv:
+        prefix = ""
+        value = arg
+        if after_option:
+            after_option = False
+        elif arg.startswith("--autolab-agent-option="):
+            prefix, value = "--autolab-agent-option=", arg[len("--autolab-agent-option=") :]
+        elif arg == "--autolab-agent-option":
+            after_option = True
+            out.append(arg)
+            continue
+        else:
+            out.append(arg)
+            continue
+        key, sep, _ = value.partition("=")
+        out.append(f"{prefix}{key}={REDACTED}" if sep and SECRET_NAME.search(key) else arg)
+    return out
+
+
+def printable(text: str) -> str:
+    """``text`` as valid UTF-8: a lone surrogate (from bytes decoded with surrogateescape,
+    or an agent's exception) becomes a backslash escape instead of a crash when written."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def json_safe(value: Any, depth: int = 0) -> Any:
+    """A copy of ``value`` that json.dumps accepts: what an agent reports may hold anything."""
+    if depth > 20:
+        return "..."
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    if isinstance(value, str):
+        return printable(value)
+    if isinstance(value, Mapping):
+        return {printable(str(k)): json_safe(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [json_safe(v, depth + 1) for v in value]
+    try:
+        text = repr(value)
+    except Exception:
+        text = f"<unrepresentable {type(value).__name__}>"
+    return printable(text)[:500]
+
+
+def _describe_exception(exc: BaseException) -> str:
+    try:
+        message = str(exc)
+    except Exception:
+        message = "<the exception's message could not be read>"
+    return printable(f"{type(exc).__name__}: {message}")
+
+
 def hidden_seed(run_seed: int, task: Task) -> int:
     """The seed of a task's hidden inputs: derived from the run's seed, never the public one."""
-    digest = hashlib.sha256(f"{run_seed}:{task.name}".encode()).digest()
+    # Each attempt (--autolab-attempts) has a seed stream of its own.
+    key = f"{run_seed}:{task.name}" + (f":{task.attempt}" if task.attempt else "")
+    digest = hashlib.sha256(key.encode()).digest()
     seed = int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
     return seed + 1 if seed == task.public_seed else seed
 
@@ -95,9 +179,11 @@ def run_metadata(settings: RunSettings) -> dict[str, Any]:
     for dist in ("pytest", "pytest-xdist", "pytest-timeout", "hypothesis", "numpy", "docker"):
         with contextlib.suppress(md.PackageNotFoundError):
             versions[dist] = md.version(dist)
+    config = settings.to_json()
+    config["agent_options"] = redact_options(settings.agent_options)
     return {
         "run_id": settings.run_id,
-        "settings": settings.to_json(),
+        "settings": config,
         "versions": versions,
         "machine": {
             "platform": platform.platform(),
@@ -105,7 +191,7 @@ def run_metadata(settings: RunSettings) -> dict[str, Any]:
             "cpus": os.cpu_count(),
             "hostname": platform.node(),
         },
-        "argv": sys.argv,
+        "argv": redact_argv(sys.argv),
         # The one model machine that every simulated cycle count of the run is counted on.
         "cache_model": MODEL_CACHE.to_json(),
     }
@@ -132,6 +218,8 @@ class AgentRun:
     started_at: str = ""
     #: Hash of the editable files the agent left (what --autolab-submit=final scores).
     final_snapshot: str = ""
+    #: The loop's figures with its improvements re-verified on the hidden seed.
+    hidden_loop: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass
@@ -144,6 +232,8 @@ class Verdict:
     metric: float | None = None
     #: How the metric was measured (``record_metric(value, details=...)``): tool, cache model, ...
     metric_details: dict[str, Any] = dataclasses.field(default_factory=dict)
+    #: Verifier tests that did not run (a selection, -x): the task is then not scored.
+    missing: list[str] = dataclasses.field(default_factory=list)
     #: The final result, once known (scored, or carried over, or a failed run).
     result: TaskResult | None = None
     #: The result was attached to a test report already.
@@ -196,7 +286,16 @@ class Lab:
     @property
     def backend(self) -> SandboxBackend:
         if self._backend is None:
-            self._backend = get_backend(self.settings.sandbox, run_id=self.settings.run_id, notes=self.notes)
+            self._backend = get_backend(
+                self.settings.sandbox, run_id=self.settings.run_id, notes=self.notes, hide=self.hidden_folders()
+            )
+            self._note_backend()
+            orphans = getattr(self._backend, "orphans_removed", 0)
+            if orphans:
+                self.notes.append(
+                    f"removed {orphans} Docker container(s) left by an earlier harness that died "
+                    "(killed, or crashed) before it could clean up"
+                )
         return self._backend
 
     @property
@@ -205,8 +304,19 @@ class Lab:
             self._agent = load_agent(self.settings.agent, self.settings.agent_options)
         return self._agent
 
+    def _note_backend(self) -> None:
+        note = getattr(self._backend, "note", None)
+        if isinstance(note, str) and note not in self.notes:
+            self.notes.append(note)
+
     def task_dir(self, task: Task) -> Path:
-        return self.settings.run_dir / task.name
+        return self.settings.run_dir / task.run_name
+
+    def hidden_folders(self) -> list[Path]:
+        """What the local sandbox hides from commands: this run's directory, and the folder
+        of every run beside it (earlier runs' run.json and result.json)."""
+        run_dir = self.settings.run_dir
+        return [run_dir.parent if run_dir.parent.name == "runs" else run_dir]
 
     def labels(self, task: Task, role: str) -> dict[str, str]:
         return {"autolab.run": self.settings.run_id, "autolab.task": task.name, "autolab.role": role}
@@ -217,6 +327,28 @@ class Lab:
             time_s=task.agent_timeout_s * scale,
             max_evaluations=max(1, round(task.max_evaluations * scale)),
         )
+
+    @contextlib.contextmanager
+    def harness_warnings(self) -> Iterator[None]:
+        """Keep the harness's (and the agent's) warnings out of the verifier's tests.
+
+        The agent loop and the sandbox set-up run inside the first verifier test's fixtures,
+        where a project's ``filterwarnings = error`` would turn a harness warning (an unclosed
+        file of a cold image build) into a failed test and decide the verdict. Here they are
+        recorded and shown as notes; a garbage collection finalises what was left unclosed
+        here rather than in a verifier test.
+        """
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                yield
+            finally:
+                gc.collect()
+        for warning in caught:
+            where = f"{Path(warning.filename).name}:{warning.lineno}"
+            note = printable(f"harness warning ({where}): {warning.category.__name__}: {warning.message}")
+            if note not in self.notes:
+                self.notes.append(note[:500])
 
     # -- resume -------------------------------------------------------------------------------
 
@@ -235,12 +367,49 @@ class Lab:
     def agent_run(self, task: Task) -> AgentRun:
         """Run the agent on ``task`` once (cached): provision, loop, snapshot."""
         with self._lock:
-            if task.name not in self._runs:
-                self._runs[task.name] = self._run_agent(task)
-            return self._runs[task.name]
+            if task.run_name not in self._runs:
+                run = self._run_agent(task)
+                if run.ledger is not None and run.status != "error":
+                    run.hidden_loop = self.reverify_improvements(task, run.ledger, run.budget.get("time_s", 0.0))
+                self._runs[task.run_name] = run
+            return self._runs[task.run_name]
+
+    def reverify_improvements(self, task: Task, ledger: Ledger, budget_s: float) -> dict[str, Any]:
+        """Verify the snapshots where the loop's best-so-far curve rose again, on the hidden
+        seed: evaluate() uses the public one, so a hard-coded public answer would inflate
+        best n and the anytime score (issue 7). Few snapshots: only the improvements."""
+        points = improvement_entries(ledger.entries)
+        if not points:
+            return {}
+        started = time.monotonic()
+        seed = hidden_seed(self.settings.seed, task)
+        checked: dict[str, dict[str, Any]] = {}
+        for point in points[-MAX_REVERIFIED:]:
+            digest = point["snapshot"]
+            if digest in checked:
+                continue
+            scratch = self.task_dir(task) / "reverify" / digest
+            scratch.mkdir(parents=True, exist_ok=True)
+            evaluation = run_verifier(
+                task, ledger.snapshot_files(digest), scratch=scratch, sandbox=self.backend.name,
+                run_id=self.settings.run_id, run_dir=self.settings.run_dir, seed=seed,
+            )  # fmt: skip
+            checked[digest] = {
+                "snapshot": digest,
+                "t_s": point["t_s"],
+                "n_public": point["n"],
+                "status": evaluation.status,
+                "n": evaluation.n if evaluation.correct else None,
+            }
+        figures = hidden_curve(points, {d: c["n"] for d, c in checked.items()}, budget_s)
+        figures["verified"] = len(checked)
+        figures["improvements"] = len(points)
+        figures["snapshots"] = list(checked.values())
+        figures["time_s"] = round(time.monotonic() - started, 3)
+        return figures
 
     def _run_agent(self, task: Task) -> AgentRun:
-        self.loops_run[task.name] = self.loops_run.get(task.name, 0) + 1
+        self.loops_run[task.run_name] = self.loops_run.get(task.run_name, 0) + 1
         run_json = self.settings.run_dir / "run.json"
         if not run_json.exists():
             # Written up front so that an interrupted run can be found and resumed.
@@ -264,8 +433,14 @@ class Lab:
             )
         except (AgentError, SandboxError) as exc:
             return AgentRun("error", {}, reason=str(exc), budget=budget_info, started_at=started_at)
+        self._note_backend()
 
         ledger = Ledger(folder)
+        # For the live progress lines (progress.py): the loop's budget and start.
+        from .progress import PROGRESS_FILE
+
+        atomic_write_json(folder / PROGRESS_FILE, {"task": task.run_name, "started": time.time(),
+                          "budget_s": budget.time_s, "max_evaluations": budget.max_evaluations})  # fmt: skip
         tools = LabTools(
             task=task,
             sandbox=sandbox,
@@ -326,10 +501,25 @@ class Lab:
                     f"plus {grace:.0f} s of grace; it was abandoned",
                 )
             if "error" in box:
-                atomic_write_text(log_dir / "error.txt", box["traceback"])
-                error = box["error"]
-                return done("agent_error", {}, f"the agent crashed: {type(error).__name__}: {error}")
-            outcome = box.get("outcome") or AgentOutcome()
+                atomic_write_text(log_dir / "error.txt", printable(box["traceback"]))
+                return done("agent_error", {}, f"the agent crashed: {_describe_exception(box['error'])}")
+            outcome = box.get("outcome")
+            if outcome is None:
+                outcome = AgentOutcome()
+            elif not isinstance(outcome, AgentOutcome):
+                return done(
+                    "agent_error",
+                    {},
+                    printable(f"the agent's run() returned {type(outcome).__name__}, "
+                              "expected an AgentOutcome or None")[:500],
+                )  # fmt: skip
+            # Whatever the agent put in it must not break result.json or the report.
+            usage = outcome.usage if isinstance(outcome.usage, Mapping) else {"usage": outcome.usage}
+            outcome = AgentOutcome(
+                message=printable(str(outcome.message)),
+                stop_reason=printable(str(outcome.stop_reason)),
+                usage=json_safe(usage),
+            )
             try:
                 files = sandbox.snapshot(task.editable)
             except SnapshotError as exc:
@@ -360,6 +550,7 @@ class Lab:
             scratch=scratch,
             sandbox=self.backend.name,
             run_id=self.settings.run_id,
+            run_dir=self.settings.run_dir,
             limit_s=limit_s,
         )
 
@@ -379,6 +570,7 @@ class Lab:
             labels=self.labels(task, role),
             lifetime_s=task.verifier_timeout_s + SANDBOX_SLACK_S,
         )
+        self._note_backend()
         try:
             sandbox.write_files(files)
         except BaseException:
@@ -403,8 +595,10 @@ class Lab:
             reference=task.reference,
             ref_reward=task.ref_reward,
             seed=hidden_seed(self.settings.seed, task),
+            attempt=task.attempt,
             sandbox=self._backend.name if self._backend else self.settings.sandbox,
             finished_at=_now(),
+            notes=list(self.notes),
         )
         if run is not None:
             result.budget = dict(run.budget)
@@ -422,6 +616,8 @@ class Lab:
                 )
                 result.loop["submitted"] = self.settings.submit
                 result.loop["submitted_snapshot"] = snapshot_hash(run.files) if run.files else None
+                if run.hidden_loop:
+                    result.loop["hidden"] = run.hidden_loop
         return result
 
     def score(
@@ -432,8 +628,17 @@ class Lab:
         result.verify_time_s = round(verify_time_s, 3)
         result.failures = list(verdict.failures)
         if verdict.failures:
+            # One failing test is enough for reward 0, whatever did not run.
             result.status = "incorrect"
             result.reason = f"{len(verdict.failures)} verifier test(s) failed: {verdict.failures[0]}"
+        elif verdict.missing:
+            total = len(verdict.missing)
+            names = ", ".join(m.rsplit("::", 1)[-1] for m in verdict.missing[:3]) + (", ..." if total > 3 else "")
+            result.status = "incomplete"
+            result.reason = (
+                f"not scored: {total} verifier test(s) did not run ({names}); a task is scored only "
+                "when its whole verifier runs (no -k, node ids, --lf, --deselect or -x)"
+            )
         elif verdict.metric is None:
             result.status = "no_metric"
             result.reason = "the verifier passed but recorded no metric (record_metric was not called)"
@@ -458,13 +663,13 @@ class Lab:
     def failed_run_result(self, task: Task, run: AgentRun) -> TaskResult:
         result = self.base_result(task, run)
         result.status = run.status
-        result.reason = run.reason
+        result.reason = printable(run.reason)
         return result
 
     def record(self, result: TaskResult) -> None:
         """Write result.json atomically (not for resumed results: they are on disk)."""
         if not result.resumed:
-            atomic_write_json(self.task_dir_named(result.task) / "result.json", result.to_json())
+            atomic_write_json(self.task_dir_named(result.run_name) / "result.json", result.to_json())
 
     def close(self) -> None:
         """Release the backend's resources (a Docker client's connections)."""

@@ -190,3 +190,42 @@ def summarize_entries(
         "final_n": final_n,
         "best_curve": curve,
     }
+
+
+def improvement_entries(entries: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The evaluations where the best-so-far curve rose (see ``summarize_entries``)."""
+    level = 0.0
+    points = []
+    for entry in entries:
+        n = _scored_n(entry)
+        if n is not None and n > level:
+            level = n
+            points.append(dict(entry))
+    return points
+
+
+def hidden_curve(
+    points: Sequence[Mapping[str, Any]], hidden_n: Mapping[str, float | None], budget_s: float
+) -> dict[str, Any]:
+    """The loop's best-so-far figures with each improvement's n measured on the hidden seed.
+
+    ``points`` are the improvements (``improvement_entries``), ``hidden_n`` their snapshot's n
+    on the hidden seed (None: incorrect there, or not re-verified, which counts as no gain).
+    A snapshot that only fits the public inputs (a hard-coded answer) adds nothing here.
+    """
+    level = 0.0
+    best: float | None = None
+    curve: list[list[float]] = []
+    for point in points:
+        n = hidden_n.get(point["snapshot"])
+        if n is not None:
+            best = n if best is None else max(best, n)
+            level = max(level, n)
+        curve.append([float(point["t_s"]), level])
+    anytime = 0.0
+    if budget_s > 0 and curve:
+        ends = [t for t, _ in curve[1:]] + [budget_s]
+        for (start, value), end in zip(curve, ends, strict=True):
+            anytime += max(0.0, min(end, budget_s) - min(start, budget_s)) * value
+        anytime /= budget_s
+    return {"best_n": best, "anytime": round(anytime, 6)}

@@ -43,7 +43,8 @@ class TaskResult:
     task: str
     #: faster | smarter | smaller.
     axis: str
-    #: scored | incorrect | no_metric | agent_error | agent_timeout | rejected | error | invalid_task.
+    #: scored | incorrect | no_metric | agent_error | agent_timeout | rejected | error |
+    #: invalid_task | incomplete (part of the verifier did not run: not scored, rerun on resume).
     status: str
     #: Name of the agent that produced the submission.
     agent: str
@@ -90,6 +91,15 @@ class TaskResult:
     finished_at: str = ""
     #: True when this result was carried over from an earlier, resumed run.
     resumed: bool = False
+    #: Which of --autolab-attempts K independent runs this is (1..K); 0 when K = 1.
+    attempt: int = 0
+    #: What the harness noticed on the way (a backend fallback, a harness warning, orphans removed).
+    notes: list[str] = dataclasses.field(default_factory=list)
+
+    @property
+    def run_name(self) -> str:
+        """The result's folder in its run directory: ``task``, or ``task@k`` for attempt k."""
+        return f"{self.task}@{self.attempt}" if self.attempt else self.task
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = _finite(dataclasses.asdict(self))
@@ -117,7 +127,8 @@ def atomic_write_text(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        # backslashreplace: a lone surrogate (an agent's message) must not lose the file.
+        with os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace") as handle:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import textwrap
 from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
@@ -14,6 +15,13 @@ import pytest
 pytest_plugins = ["pytester"]
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def subprocesses_import_this_checkout(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Child processes (runpytest_subprocess, evaluate()'s inner pytest) import pytest_autolab
+    from this checkout, not from wherever the package is installed (another worktree)."""
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
 
 #: A verifier for the toy task: value.txt must hold an integer; the metric is that integer.
 TOY_VERIFIER = """

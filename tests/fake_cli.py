@@ -122,6 +122,9 @@ def codex(mode: str, url: str, headers: dict[str, str]) -> int:
 
 def main() -> int:
     flavour, args = sys.argv[1], sys.argv[2:]
+    if args == ["--version"]:
+        print(f"0.0.0 (fake {flavour})")
+        return 0
     record = os.environ.get("FAKE_CLI_RECORD")
     if record:
         with open(record, "w") as handle:

@@ -557,3 +557,21 @@ def test_evaluate_runs_the_verifier_in_docker_reusing_the_image(
     assert "1 passed" in log
     assert "building" not in log  # the image the parent built was found by its tag
     assert backend.containers({"autolab.run": run_dir.name}) == []
+
+
+@pytest.mark.docker
+def test_the_whole_disk_is_limited_where_the_engine_can_and_the_run_says_so_where_not(
+    backend: DockerBackend, task: Task
+) -> None:
+    with backend.start(task, role="agent", labels={"autolab.run": backend.run_id}) as box:
+        if backend.disk_quota:
+            # Many files, each under the per-file limit, together past storage_mb.
+            result = box.exec(
+                f"for i in $(seq 1 {2 * task.storage_mb}); do head -c 1048576 /dev/zero > f$i || exit 1; done",
+                timeout=120,
+            )
+            assert not result.ok
+        else:
+            assert backend.disk_quota is False
+            assert backend.note is not None
+            assert "storage_mb holds per file only" in backend.note

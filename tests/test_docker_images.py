@@ -360,3 +360,67 @@ def test_the_command_needs_a_subcommand(capsys: pytest.CaptureFixture[str]) -> N
         cli.main([])
     assert excinfo.value.code == 2
     assert "COMMAND" in capsys.readouterr().err
+
+
+class _NoRegistry:
+    """An engine with no image, no container and no registry to pull from."""
+
+    class api(_NoImages.api):
+        @staticmethod
+        def containers(**kwargs: object) -> list[dict[str, str]]:
+            return []
+
+    class images:  # the docker client's attribute
+        @staticmethod
+        def pull(name: str) -> None:
+            import docker.errors
+
+            raise docker.errors.APIError(f"Get https://registry/v2/: dial tcp: lookup registry: no such host ({name})")
+
+    def close(self) -> None:
+        pass
+
+
+def test_auto_uses_docker_only_where_the_base_image_can_be_had(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fresh machine with Docker, no debootstrap and no registry: every task would end as
+    `error`; auto picks the local sandbox instead and says how to enable Docker (issue 7)."""
+    from pytest_autolab.sandboxes import docker as docker_module
+    from pytest_autolab.sandboxes import get_backend, images
+
+    client = _NoRegistry()
+    monkeypatch.setattr(docker_module, "connect", lambda *args, **kwargs: client)
+    monkeypatch.setattr(images, "debootstrap_usable", lambda: "debootstrap is not installed")
+    monkeypatch.delenv("AUTOLAB_BASE_METHOD", raising=False)
+    notes: list[str] = []
+    backend = get_backend("auto", run_id="r", notes=notes)
+    assert backend.name == "local"
+    assert len(notes) == 1
+    assert "a Docker engine answers, but the base image autolab-base:" in notes[0]
+    assert "(no registry answered; debootstrap is not installed)" in notes[0]
+    assert "`autolab image build`" in notes[0]
+
+    monkeypatch.setattr(images, "debootstrap_usable", lambda: None)
+    assert get_backend("auto", run_id="r", notes=notes).name == "docker"
+
+
+def test_a_bootstrap_leaves_no_file_unclosed(tmp_path: Path) -> None:
+    """The debootstrap output pipe was never closed: its ResourceWarning, on a cold build,
+    failed a verifier test under filterwarnings = error (issue 7)."""
+    import gc
+    import warnings
+
+    from pytest_autolab.sandboxes.images import _run_with_phases
+
+    seen: list[str] = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        _run_with_phases(
+            [sys.executable, "-c", "print('I: Retrieving Release'); print('I: Validating x')"],
+            seen.append,
+            what="a fake bootstrap",
+        )
+        gc.collect()
+    assert seen == ["  Retrieving Release", "  Validating x"]
+    assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []

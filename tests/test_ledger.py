@@ -182,3 +182,20 @@ def test_anytime_is_the_area_under_the_best_so_far_curve(case: tuple[list[dict[s
     top = max([0.0, *(level for _, level in loop["best_curve"])])
     assert loop["anytime"] == pytest.approx(area / budget, abs=top * 2 * len(entries) / steps + 1e-6)
     assert 0.0 <= loop["anytime"] <= top + 1e-6  # anytime is rounded to 6 decimals
+
+
+def test_the_hidden_curve_counts_only_what_holds_on_the_hidden_seed() -> None:
+    from pytest_autolab.ledger import hidden_curve, improvement_entries
+
+    entries = [
+        {"t_s": 10.0, "snapshot": "a", "correct": True, "n": 0.5},
+        {"t_s": 20.0, "snapshot": "b", "correct": False, "n": None},
+        {"t_s": 30.0, "snapshot": "c", "correct": True, "n": 0.4},  # not an improvement
+        {"t_s": 50.0, "snapshot": "d", "correct": True, "n": 1.0},  # the public answer, hard-coded
+    ]
+    points = improvement_entries(entries)
+    assert [p["snapshot"] for p in points] == ["a", "d"]
+    figures = hidden_curve(points, {"a": 0.5, "d": None}, budget_s=100.0)
+    # 0.5 from t=10 to the end of the budget; the hard-coded answer adds nothing.
+    assert figures == {"best_n": 0.5, "anytime": 0.45}
+    assert hidden_curve(points, {}, budget_s=100.0) == {"best_n": None, "anytime": 0.0}

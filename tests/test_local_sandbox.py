@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import os
+import secrets
+import shutil
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from pytest_autolab.sandboxes import SnapshotError, SnapshotLimits, get_backend
-from pytest_autolab.sandboxes.local import LocalBackend, LocalSandbox
+from pytest_autolab.sandboxes.local import LocalBackend, LocalSandbox, _base_dir, namespaces
 from pytest_autolab.tasks import load_task
 
 from .conftest import MakeTask
@@ -135,3 +139,95 @@ def test_unknown_backend_names_the_choices() -> None:
 
     with pytest.raises(SandboxUnavailable, match="expected one of auto, local, docker"):
         get_backend("podman", run_id="x")
+
+
+# --- issue 7: the cheap leaks of the local sandbox are stopped where namespaces work ---------------
+
+needs_namespaces = pytest.mark.skipif(
+    not namespaces()[0], reason=f"no namespaces for the local sandbox here: {namespaces()[2]}"
+)
+
+
+def _processes_running(needle: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            except OSError:
+                continue
+            if needle in cmdline:
+                found.append(int(entry.name))
+    return found
+
+
+@needs_namespaces
+def test_a_daemon_that_leaves_the_session_and_the_environment_does_not_outlive_its_command(
+    sandbox: LocalSandbox,
+) -> None:
+    needle = f"{secrets.randbelow(10**6)}.{secrets.randbelow(10**6)}"
+    result = sandbox.exec(f"setsid env -i sleep {needle} < /dev/null > /dev/null 2>&1 & disown; echo started")
+    assert result.stdout.strip() == "started"
+    time.sleep(0.3)
+    assert _processes_running(f"sleep {needle}") == []
+
+
+@needs_namespaces
+def test_a_command_sees_neither_the_harness_processes_nor_their_working_folders(
+    sandbox: LocalSandbox,
+) -> None:
+    result = sandbox.exec(f"cat /proc/{os.getpid()}/cwd/*; ls /proc | grep -E '^[0-9]+$'")
+    assert "No such file or directory" in result.stderr
+    # Only the command's own processes: the namespace's init, the shell, ls, grep.
+    assert max(map(int, result.stdout.split())) < 20
+
+
+@needs_namespaces
+def test_the_task_catalogue_and_the_run_directory_are_hidden(make_task: MakeTask, tmp_path: Path) -> None:
+    task = load_task(make_task())
+    run_dir = _base_dir() / f"autolab-test-runs-{secrets.token_hex(3)}" / "runs" / "r1"
+    (run_dir / "toy").mkdir(parents=True)
+    (run_dir / "run.json").write_text('{"settings": {"seed": 7}}')
+    try:
+        backend = LocalBackend(run_id="test-hidden", hide=[run_dir.parent])
+        with backend.start(task, role="agent", labels={}) as box:
+            result = box.exec(
+                f"cat {task.solution_dir}/value.txt; cat {run_dir}/run.json; ls {task.path.parent}; "
+                f"echo 5 > {run_dir}/toy/result.json"
+            )
+            assert "10" not in result.stdout
+            assert "seed" not in result.stdout
+            assert result.stdout.strip() == ""
+        assert not (run_dir / "toy" / "result.json").exists()
+        assert (task.solution_dir / "value.txt").read_text() == "10\n"
+    finally:
+        shutil.rmtree(run_dir.parent.parent)
+
+
+@needs_namespaces
+def test_nothing_outside_the_sandbox_can_be_written_and_tmp_is_private(make_task: MakeTask) -> None:
+    task = load_task(make_task())
+    outside = _base_dir() / f"autolab-test-outside-{secrets.token_hex(3)}"
+    outside.mkdir()
+    (outside / "result.json").write_text("{}")
+    backend = LocalBackend(run_id="test-readonly")
+    try:
+        with backend.start(task, role="agent", labels={}) as first:
+            result = first.exec(f"echo rewritten > {outside}/result.json; echo cached > /tmp/cache.txt; cat /tmp/cache.txt")
+            assert "Read-only file system" in result.stderr
+            assert result.stdout.strip() == "cached"
+            assert first.exec("cat /tmp/cache.txt").stdout.strip() == "cached"  # the sandbox's own /tmp
+        with backend.start(task, role="verify", labels={}) as second:
+            assert not second.exec("cat /tmp/cache.txt").ok
+        assert (outside / "result.json").read_text() == "{}"
+        assert not Path("/tmp/cache.txt").exists()
+    finally:
+        shutil.rmtree(outside)
+        backend.sweep()
+
+
+@needs_namespaces
+def test_a_command_has_no_capabilities_to_undo_its_namespaces(sandbox: LocalSandbox) -> None:
+    result = sandbox.exec("grep CapEff /proc/self/status; umount /proc || echo refused")
+    assert "CapEff:\t0000000000000000" in result.stdout
+    assert "refused" in result.stdout

@@ -123,6 +123,22 @@ class CLIAgent:
         self.executable = found
         self._launch = _Launch()
 
+    def check(self) -> None:
+        """Preflight, once per session: the CLI starts (``--version``), so that a broken
+        install fails the session in one line instead of every task (issue 7)."""
+        try:
+            done = subprocess.run(
+                [self.executable, "--version"], stdin=subprocess.DEVNULL, capture_output=True, timeout=60
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise AgentError(f"the {self.product} CLI ({self.executable}) does not start: {exc}") from None
+        if done.returncode != 0:
+            tail = (done.stderr or done.stdout).decode("utf-8", "replace").strip()[-300:]
+            raise AgentError(
+                f"the {self.product} CLI ({self.executable}) does not start: `{Path(self.executable).name} "
+                f"--version` exited {done.returncode}{': ' + tail if tail else ''}"
+            )
+
     # -- to be provided by each CLI ------------------------------------------------------------
 
     def command(

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from ._base import SandboxBackend, SandboxUnavailable
 
@@ -21,19 +22,38 @@ def _load(name: str) -> Callable[..., SandboxBackend]:
     return getattr(importlib.import_module(module), attr)  # type: ignore[no-any-return]
 
 
-def get_backend(name: str, *, run_id: str, notes: list[str] | None = None) -> SandboxBackend:
-    """The backend called ``name``; ``auto`` is Docker where an engine answers, else local.
+def get_backend(
+    name: str, *, run_id: str, notes: list[str] | None = None, hide: Sequence[Path] = ()
+) -> SandboxBackend:
+    """The backend called ``name``; ``auto`` is Docker where an engine answers and the base
+    image exists or can be built, else local.
 
     Under ``auto`` the reason for falling back is appended to ``notes`` (one line),
-    so the caller can show it once.
+    so the caller can show it once. ``hide``: folders the local backend keeps out of sight of
+    its commands (the run directory).
     """
     if name == "auto":
         try:
-            return get_backend("docker", run_id=run_id)
+            docker = get_backend("docker", run_id=run_id)
         except SandboxUnavailable as exc:
             if notes is not None:
                 notes.append(f"no Docker engine answered ({exc}); using the local sandbox")
             return get_backend("local", run_id=run_id)
+        # An engine that cannot get the base image would fail every task: not a backend
+        # that can run (issue 7).
+        why = getattr(docker, "unavailable_reason", lambda: None)()
+        if why is None:
+            return docker
+        close = getattr(docker, "close", None)
+        if callable(close):
+            close()
+        if notes is not None:
+            notes.append(
+                f"a Docker engine answers, but {why}; using the local sandbox. To use Docker, "
+                "build the image once with `autolab image build` (needs debootstrap as root, "
+                "or a registry)"
+            )
+        return get_backend("local", run_id=run_id, hide=hide)
     if name not in BACKENDS:
         known = ", ".join(["auto", *BACKENDS])
         raise SandboxUnavailable(f"unknown sandbox backend {name!r}: expected one of {known}")
@@ -41,7 +61,7 @@ def get_backend(name: str, *, run_id: str, notes: list[str] | None = None) -> Sa
         factory = _load(name)
     except ImportError as exc:
         raise SandboxUnavailable(f"the {name} backend cannot be imported: {exc}") from exc
-    return factory(run_id=run_id)
+    return factory(run_id=run_id, hide=hide) if name == "local" else factory(run_id=run_id)
 
 
 def sweep_run(run_id: str) -> int:

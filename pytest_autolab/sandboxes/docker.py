@@ -52,7 +52,13 @@ from ._base import (
     SnapshotLimits,
     check_snapshot_path,
 )
-from .images import Progress, ensure_base_image, ensure_task_image, task_repository
+from .images import (
+    Progress,
+    base_image_unavailable,
+    ensure_base_image,
+    ensure_task_image,
+    task_repository,
+)
 
 if TYPE_CHECKING:
     from ..tasks import Task
@@ -782,6 +788,8 @@ class DockerBackend:
         self._lock = threading.Lock()
         #: Containers of dead harnesses removed when this backend started.
         self.orphans_removed = 0
+        #: Whether the engine limits a container's whole disk (None: not known yet).
+        self.disk_quota: bool | None = None
         if sweep:
             try:
                 self.orphans_removed = sweep_orphans(self.client)
@@ -799,6 +807,25 @@ class DockerBackend:
                 self.client, method=self.base_method, force=force, progress=self.progress
             )
         return self._base_tag
+
+    @property
+    def note(self) -> str | None:
+        """One line for the run's summary when the disk is limited per file only."""
+        if self.disk_quota is False:
+            return (
+                "this Docker engine cannot limit a container's whole disk (its storage driver has "
+                "no quota): storage_mb holds per file only (docs/sandboxes.md)"
+            )
+        return None
+
+    def unavailable_reason(self) -> str | None:
+        """Why no sandbox can start here (the base image is missing and cannot be built), or None."""
+        if self._base_tag is not None:
+            return None
+        try:
+            return base_image_unavailable(self.client)
+        except Exception as exc:  # the engine misbehaves: say so rather than pick it
+            return f"the engine could not be asked about images ({_short(exc)})"
 
     def prepare(self, task: Task) -> None:
         self.task_image(task)
@@ -860,17 +887,35 @@ class DockerBackend:
             ],
         )
         name = f"autolab-{task_repository(task.name)[len('autolab-task-') :]}-{role}-{secrets.token_hex(4)}"
+
+        def create(config: dict[str, Any]) -> str:
+            return str(
+                api.create_container(
+                    image,
+                    command=["sleep", str(int(lifetime))],
+                    name=name,
+                    hostname="sandbox",
+                    working_dir=APP_DIR,
+                    environment=SANDBOX_ENV,
+                    labels=all_labels,
+                    host_config=config,
+                )["Id"]
+            )
+
         try:
-            container_id = api.create_container(
-                image,
-                command=["sleep", str(int(lifetime))],
-                name=name,
-                hostname="sandbox",
-                working_dir=APP_DIR,
-                environment=SANDBOX_ENV,
-                labels=all_labels,
-                host_config=host_config,
-            )["Id"]
+            container_id = ""
+            if self.disk_quota is not False:
+                # The whole container's disk, where the storage driver can limit it (overlay2
+                # on xfs with project quotas, btrfs, zfs); most engines cannot (issue 7).
+                try:
+                    container_id = create({**host_config, "StorageOpt": {"size": f"{task.storage_mb}M"}})
+                    self.disk_quota = True
+                except docker.errors.APIError as exc:
+                    if "storage" not in str(exc).lower() or self.disk_quota is True:
+                        raise
+                    self.disk_quota = False
+            if not container_id:
+                container_id = create(host_config)
         except (docker.errors.APIError, requests.RequestException) as exc:
             raise SandboxError(
                 f"cannot create a container of {image} for {task.name}: {_short(exc)}"

@@ -44,6 +44,7 @@ __all__ = [
     "BaseDefinition",
     "ImageBuildError",
     "Progress",
+    "base_image_unavailable",
     "cache_dir",
     "ensure_base_image",
     "ensure_task_image",
@@ -195,11 +196,42 @@ def ensure_base_image(
     return tag
 
 
+def debootstrap_usable() -> str | None:
+    """Why debootstrap cannot build the base image here, or None when it can."""
+    if shutil.which("debootstrap") is None:
+        return "debootstrap is not installed"
+    if os.geteuid() != 0:
+        return "debootstrap needs root"
+    return None
+
+
+def base_image_unavailable(
+    client: Any, *, definition: BaseDefinition | None = None, progress: Progress = _quiet
+) -> str | None:
+    """Why the base image is neither in the engine nor buildable here, or None when a
+    sandbox can start (``auto`` uses Docker only then: issue 7)."""
+    definition = definition or BaseDefinition.load()
+    if image_exists(client, definition.tag):
+        return None
+    method = os.environ.get("AUTOLAB_BASE_METHOD", "auto")
+    bootstrap = debootstrap_usable()
+    if method in ("auto", "debootstrap") and bootstrap is None:
+        return None
+    if method in ("auto", "dockerfile") and _registry_answers(client, definition, progress, quiet=True):
+        return None
+    return (
+        f"the base image {definition.tag} is not in the engine and cannot be built here "
+        f"(no registry answered; {bootstrap or 'AUTOLAB_BASE_METHOD=' + method})"
+    )
+
+
 def _parent_image(definition: BaseDefinition) -> str:
     return f"debian:{definition.suite}-slim"
 
 
-def _registry_answers(client: Any, definition: BaseDefinition, progress: Progress) -> bool:
+def _registry_answers(
+    client: Any, definition: BaseDefinition, progress: Progress, *, quiet: bool = False
+) -> bool:
     """Whether the Dockerfile's FROM image is here or can be pulled."""
     import docker.errors
     import requests
@@ -211,7 +243,8 @@ def _registry_answers(client: Any, definition: BaseDefinition, progress: Progres
         client.images.pull(parent)
     except (docker.errors.DockerException, requests.RequestException, OSError) as exc:
         reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
-        progress(f"cannot pull {parent} ({reason}): bootstrapping from Debian packages instead")
+        if not quiet:
+            progress(f"cannot pull {parent} ({reason}): bootstrapping from Debian packages instead")
         return False
     return True
 
@@ -330,21 +363,23 @@ def _bootstrap_and_import(client: Any, definition: BaseDefinition, progress: Pro
 
 def _run_with_phases(command: list[str], progress: Progress, *, what: str) -> None:
     """Run a command, reporting the first line of each phase (debootstrap's ``I: Verb ...``)."""
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    assert proc.stdout is not None
     last_lines: list[str] = []
     counts: dict[str, int] = {}
-    for line in proc.stdout:
-        line = line.rstrip()
-        last_lines = [*last_lines[-19:], line]
-        if line.startswith("I: "):
-            verb = line[3:].split(" ", 1)[0]
-            if verb not in counts:
-                progress(f"  {line[3:]}")
-            counts[verb] = counts.get(verb, 0) + 1
-        elif line.startswith(("E: ", "W: ")):
-            progress(f"  {line}")
-    code = proc.wait()
+    # The context manager closes the output pipe: left open, it was the "ResourceWarning:
+    # unclosed file" of a cold build that failed a verifier test under -W error (issue 7).
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as proc:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            line = line.rstrip()
+            last_lines = [*last_lines[-19:], line]
+            if line.startswith("I: "):
+                verb = line[3:].split(" ", 1)[0]
+                if verb not in counts:
+                    progress(f"  {line[3:]}")
+                counts[verb] = counts.get(verb, 0) + 1
+            elif line.startswith(("E: ", "W: ")):
+                progress(f"  {line}")
+        code = proc.wait()
     if code != 0:
         tail = "\n".join(last_lines[-10:])
         raise ImageBuildError(f"{what} failed (exit {code}):\n{tail}")

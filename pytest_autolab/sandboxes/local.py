@@ -1,16 +1,21 @@
 """The local backend: a temporary directory and subprocesses with resource limits.
 
 It is the embedded default where no Docker engine answers. It limits CPU time,
-memory (address space), file size and output, and it scrubs the environment,
-but it does NOT isolate a hostile agent: the program runs as the user running
-pytest and can read anything that user can. The plugin says so once per run.
+memory (address space), file size and output, and it scrubs the environment.
+Where the kernel allows it (root, or unprivileged user namespaces), each command
+also runs in its own mount and PID namespaces (``_isolate.py``): the rest of the
+file system read-only, a private /tmp, the task catalogue and the run directory
+hidden, its own /proc, no capabilities, no network unless the task allows it, and
+nothing left running after the command. It is still NOT a security boundary
+like Docker: the same kernel, the same user, and every other file the user can
+read. The plugin says which of the two it was, once per run.
 
 Layout of one sandbox::
 
-    <tmp>/autolab-<run id>/<task>-<role>-XXXX/
+    /var/tmp/autolab-<run id>/<task>-<role>-XXXX/     (the temporary folder if /var/tmp is not writable)
       app/     the app dir: a copy of environment/ (workdir, cwd of every command)
       home/    HOME
-      tmp/     TMPDIR
+      tmp/     TMPDIR, and /tmp inside the namespaces
 """
 
 from __future__ import annotations
@@ -52,10 +57,60 @@ _ROOT_PREFIX = "autolab-"
 _SANDBOX_MARK = "AUTOLAB_SANDBOX"
 _EXEC_MARK = "AUTOLAB_EXEC"
 DEFAULT_LIMITS = SnapshotLimits()
+#: The script that sets up a command's namespaces (run by path: standard library only).
+ISOLATE_SCRIPT = Path(__file__).with_name("_isolate.py")
+#: Exit code of _isolate.py when it could not set the namespaces up.
+ISOLATE_FAILED = 125
+
+
+def _base_dir() -> Path:
+    # Not under /tmp: inside the namespaces /tmp is the sandbox's own tmp/.
+    var_tmp = Path("/var/tmp")
+    if var_tmp.is_dir() and os.access(var_tmp, os.W_OK | os.X_OK):
+        return var_tmp
+    return Path(tempfile.gettempdir())
 
 
 def _sandbox_root(run_id: str) -> Path:
-    return Path(tempfile.gettempdir()) / f"{_ROOT_PREFIX}{run_id}"
+    return _base_dir() / f"{_ROOT_PREFIX}{run_id}"
+
+
+@functools.cache
+def namespaces() -> tuple[tuple[str, ...], bool, str]:
+    """(unshare command prefix, whether a network namespace works too, why not) for this
+    machine, probed once per process; the prefix is empty where namespaces do not work.
+
+    AUTOLAB_LOCAL_NAMESPACES=0 turns them off (debugging a task without them)."""
+    if os.environ.get("AUTOLAB_LOCAL_NAMESPACES", "1") == "0":
+        return (), False, "AUTOLAB_LOCAL_NAMESPACES=0"
+    if sys.platform != "linux":
+        return (), False, f"namespaces are Linux only (this is {sys.platform})"
+    for tool in ("unshare", "setpriv"):
+        if shutil.which(tool) is None:
+            return (), False, f"{tool} (util-linux) is not installed"
+    rest = ("--mount", "--pid", "--fork", "--kill-child", "--mount-proc", "--propagation", "private")
+    # Root first (a container without CAP_SYS_ADMIN may still allow a user namespace).
+    prefixes: list[tuple[str, ...]] = [("unshare", *rest)] if os.geteuid() == 0 else []
+    prefixes.append(("unshare", "--user", "--map-root-user", *rest))
+    reason = ""
+    with tempfile.TemporaryDirectory(prefix="autolab-probe-", dir=_base_dir()) as tmp:
+        for sub in ("app", "tmp"):
+            os.mkdir(os.path.join(tmp, sub))
+        for prefix in prefixes:
+            for net in (True, False):
+                argv = [*prefix, *(["--net"] if net else []), *_isolate_argv(tmp, []), "true"]
+                try:
+                    done = subprocess.run(argv, capture_output=True, timeout=30, stdin=subprocess.DEVNULL)
+                except (OSError, subprocess.TimeoutExpired) as exc:
+                    return (), False, f"unshare failed: {exc}"
+                if done.returncode == 0:
+                    return prefix, net, ""
+                reason = (done.stderr.decode(errors="replace").strip().splitlines() or ["no message"])[-1]
+    return (), False, f"unshare failed here: {reason[:200]}"
+
+
+def _isolate_argv(root: str, hidden: Sequence[str]) -> list[str]:
+    return [sys.executable, "-S", "-I", str(ISOLATE_SCRIPT), root, *hidden, "--"]
 
 
 class _CappedReader(threading.Thread):
@@ -80,11 +135,13 @@ class _CappedReader(threading.Thread):
 class LocalSandbox:
     """One sandbox: a private folder, commands run as limited subprocesses."""
 
-    def __init__(self, root: Path, task: Task) -> None:
+    def __init__(self, root: Path, task: Task, *, hidden: Sequence[Path] = ()) -> None:
         self.root = root
         self.app = root / "app"
         self.workdir = str(self.app)
         self.task = task
+        #: Folders covered by an empty one inside the namespaces.
+        self.hidden = [str(path) for path in hidden]
         self._closed = False
         self._lock = threading.Lock()
         self._procs: set[subprocess.Popen[bytes]] = set()
@@ -138,6 +195,10 @@ class LocalSandbox:
         if self._closed:
             raise SandboxError(f"sandbox {self.root.name} is closed")
         argv = ["bash", "-c", command] if isinstance(command, str) else list(command)
+        prefix, net, _ = namespaces()
+        if prefix:
+            unshare = [*prefix, *(["--net"] if net and not self.task.allow_internet else [])]
+            argv = [*unshare, *_isolate_argv(str(self.root), self.hidden), *argv]
         start = time.monotonic()
         try:
             exec_mark = secrets.token_hex(8)
@@ -311,8 +372,42 @@ class LocalBackend:
     name = "local"
     isolates = False
 
-    def __init__(self, run_id: str = "adhoc") -> None:
+    def __init__(self, run_id: str = "adhoc", *, hide: Sequence[Path] = ()) -> None:
         self.run_id = run_id
+        #: Folders no command may see, besides each task's catalogue (the run directory).
+        self.hide = list(hide)
+
+    @property
+    def note(self) -> str:
+        """One line for the run's summary: what this sandbox does and does not stop."""
+        prefix, net, why = namespaces()
+        if prefix:
+            return (
+                "the local sandbox is not a security boundary: each command ran in its own mount "
+                "and PID namespaces (read-only system, private /tmp, task catalogue and run "
+                f"directory hidden, no capabilities{', no network' if net else ''}), but on this "
+                "kernel, as this user, with every other file readable "
+                "(use --autolab-sandbox=docker for isolation)"
+            )
+        return (
+            "the local sandbox does not isolate a hostile agent: the program ran as your user "
+            f"with resource limits only ({why}; use --autolab-sandbox=docker for isolation)"
+        )
+
+    def _hidden(self, task: Task) -> list[Path]:
+        """The task catalogue (every task's solution/) and the run directory, where they
+        exist and hiding them hides nothing the sandbox needs."""
+        keep = [Path(sys.executable).resolve(), _base_dir().resolve()]
+        hidden = []
+        for folder in [task.path.resolve().parent, *(p.resolve() for p in self.hide)]:
+            if (
+                folder.is_dir()
+                and folder != Path("/")
+                and not any(k == folder or folder in k.parents for k in keep)
+                and folder not in hidden
+            ):
+                hidden.append(folder)
+        return hidden
 
     def prepare(self, task: Task) -> None:
         if not task.environment_dir.is_dir():
@@ -336,7 +431,7 @@ class LocalBackend:
             root / "app",
             ignore=lambda folder, names: [n for n in names if n in ("Dockerfile", ".dockerignore")],
         )
-        return LocalSandbox(root, task)
+        return LocalSandbox(root, task, hidden=self._hidden(task))
 
     def sweep(self, labels: Mapping[str, str] | None = None) -> int:
         run_id = (labels or {}).get("autolab.run", self.run_id)

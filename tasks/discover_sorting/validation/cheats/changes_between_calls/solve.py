@@ -74,7 +74,7 @@ _green = generate_network
 _MARK = "/tmp/.discover_sorting_calls"
 
 
-def generate_network(n: int) -> list[tuple[int, int]]:  # noqa: F811
+def generate_network(n: int) -> list[tuple[int, int]]:
     """Green's network on the first call, a 45-comparator prefix on every later one: a program
     that hopes the checked run and the counted run are different runs."""
     first = not _os.path.exists(_MARK)

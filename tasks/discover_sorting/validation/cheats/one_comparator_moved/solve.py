@@ -71,7 +71,7 @@ if __name__ == "__main__":
 _green = generate_network
 
 
-def generate_network(n: int) -> list[tuple[int, int]]:  # noqa: F811
+def generate_network(n: int) -> list[tuple[int, int]]:
     """Green's network with its first comparator (0, 1) moved to (0, 2): it sorts the reversed
     input and all but 157 of the 65,536 binary inputs."""
     network = list(_green(n))

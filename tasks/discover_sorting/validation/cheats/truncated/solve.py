@@ -71,7 +71,7 @@ if __name__ == "__main__":
 _green = generate_network
 
 
-def generate_network(n: int) -> list[tuple[int, int]]:  # noqa: F811
+def generate_network(n: int) -> list[tuple[int, int]]:
     """Green's network without its last layer: 57 comparators that sort nearly every input."""
     network = list(_green(n))
     return network[:-3] if n == 16 else network
