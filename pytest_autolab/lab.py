@@ -33,6 +33,7 @@ from .measure import Counts, callgrind
 from .results import FINISHED, TaskResult, atomic_write_json, atomic_write_text, load_result, write_files
 from .sandboxes import ExecResult, Sandbox, SandboxBackend, SandboxError, SnapshotError, get_backend
 from .tasks import Task
+from .timing import DEFAULT_CONFIDENCE, DEFAULT_ROUNDS, DEFAULT_WARMUP, Check, Clock, Command, Timing, timed
 from .tools import Budget, BudgetExhausted, LabTools
 
 __all__ = ["AgentRun", "Lab", "RunSettings", "Submission", "Verdict", "hidden_seed"]
@@ -140,6 +141,8 @@ class Verdict:
     #: "nodeid: message" of every failing test.
     failures: list[str] = dataclasses.field(default_factory=list)
     metric: float | None = None
+    #: What the verifier recorded with the metric (a timed speedup's times and interval).
+    details: dict[str, Any] | None = None
     #: The final result, once known (scored, or carried over, or a failed run).
     result: TaskResult | None = None
     #: The result was attached to a test report already.
@@ -169,6 +172,32 @@ class Submission:
     def callgrind(self, command: str, *, cache_sim: bool = False, timeout: float = 600) -> Counts:
         """Count the instructions (and optionally cycles) of ``command`` under Callgrind."""
         return callgrind(self.sandbox, command, cache_sim=cache_sim, timeout=timeout)
+
+    def timed(
+        self,
+        command: Command,
+        baseline: Command,
+        *,
+        rounds: int = DEFAULT_ROUNDS,
+        warmup: int = DEFAULT_WARMUP,
+        clock: Clock = "wall",
+        check: Check | None = None,
+        timeout: float = 60.0,
+        confidence: float = DEFAULT_CONFIDENCE,
+    ) -> Timing:
+        """Time ``command`` against the pristine ``baseline`` built in this sandbox, interleaved
+        (see pytest_autolab.timing): record ``timing.score`` with ``details=timing.to_json()``."""
+        return timed(
+            self.sandbox,
+            command,
+            baseline,
+            rounds=rounds,
+            warmup=warmup,
+            clock=clock,
+            check=check,
+            timeout=timeout,
+            confidence=confidence,
+        )
 
     def close(self) -> None:
         self.sandbox.close()
@@ -430,6 +459,7 @@ class Lab:
             result.status = "scored"
             result.correct = True
             result.metric = verdict.metric
+            result.details = verdict.details
             result.n = scoring.normalized_score(
                 verdict.metric, task.baseline, task.reference, scale=task.scale
             )
@@ -463,4 +493,3 @@ class Lab:
 
     def task_dir_named(self, name: str) -> Path:
         return self.settings.run_dir / name
-

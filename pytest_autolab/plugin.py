@@ -558,17 +558,24 @@ def submission(
 
 
 @pytest.fixture
-def record_metric(autolab_verdict: Verdict) -> Callable[[float], None]:
-    """Record the task's metric (once). Skips the test when the submission already failed."""
+def record_metric(autolab_verdict: Verdict) -> Callable[..., None]:
+    """Record the task's metric (once), and optionally a JSON-able ``details`` dict that lands
+    in result.json (a timed speedup's times and interval). Skips the test when the
+    submission already failed."""
     verdict = autolab_verdict
     if verdict.failures:
         pytest.skip("not measured: the submission already failed a correctness test")
 
-    def record(value: float) -> None:
+    def record(value: float, details: dict[str, Any] | None = None) -> None:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
             raise TypeError(f"record_metric: expected a finite number, got {value!r}")
+        if details is not None:
+            if not isinstance(details, dict):
+                raise TypeError(f"record_metric: details must be a dict, got {type(details).__name__}")
+            details = json.loads(json.dumps(details))  # plain JSON now, not a surprise at write time
         if verdict.metric is not None:
             raise RuntimeError(f"record_metric called twice ({verdict.metric!r}, then {value!r})")
         verdict.metric = float(value)
+        verdict.details = details
 
     return record

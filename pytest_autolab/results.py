@@ -64,6 +64,9 @@ class TaskResult:
     ref_reward: float = 1.0
     #: Times better than the baseline.
     speedup: float | None = None
+    #: What the verifier recorded with the metric (record_metric's ``details``): for a timed
+    #: speedup, the raw times, the ratio, its interval and the rounds.
+    details: dict[str, Any] | None = None
     #: A sentence on why the status is what it is (the error, the failing test).
     reason: str = ""
     #: Failing verifier tests: "nodeid: first line of the message".
