@@ -10,7 +10,8 @@ Three experiments on one submission of one timed task (default: the oracle's):
 - ``cpus=N``: verified in Docker containers with ``[environment] cpus = N`` (a copy of the
   task with that one key changed), ``--cpu-repeats`` times each (skipped without Docker);
 - ``beside``: verified under ``-n 2`` next to another task (``--beside``), which runs its
-  own verifier at the same time, ``--pair-repeats`` times.
+  own verifier at the same time, ``--pair-repeats`` times (the neighbour's rows are shown too:
+  with another timed task as the neighbour, one pair run measures both).
 
 For each run it records the speedup, its interval, n, the reward, the verify time and the
 machine's load average; for each experiment the median and the spread (max - min) of n.
@@ -168,7 +169,9 @@ def main() -> int:
         for _ in range(args.pair_repeats):
             load = os.getloadavg()[0]
             paths = [task_dir, TASKS / args.beside]
-            record("beside", run_pytest(paths, args.agent, args.sandbox, ["-n", "2"]).get(args.task), load)
+            results = run_pytest(paths, args.agent, args.sandbox, ["-n", "2"])
+            record("beside", results.get(args.task), load)
+            record(f"{args.beside} (its neighbour)"[:30], results.get(args.beside), load)
 
     summaries = [summarize(name, rows) for name, rows in experiments.items()]
     print()

@@ -42,10 +42,10 @@ ALLOWED_IMPORTS = frozenset(
         "groupcommit/disk",
     }
 )
-#: The benchmark: 16 clients, 25 records each (main.go's benchClients, benchRecords).
-BENCH = (16, 25)
+#: The benchmark: 16 clients, 20 records each (main.go's benchClients, benchRecords).
+BENCH = (16, 20)
 #: Rounds of the timed comparison (plus one warm-up pair).
-ROUNDS = 12
+ROUNDS = 10
 RUN_TIMEOUT_S = 120.0
 
 MASK64 = (1 << 64) - 1
@@ -194,7 +194,7 @@ def test_race_detector_is_clean(built: Submission) -> None:
     seed = seeds_for(built.seed, 2, 1)[0]
     out = built.exec(
         f"GORACE='halt_on_error=1 exitcode=66' ./bench-race -log race.log -seed {seed} "
-        f"-clients {clients} -records {records} -limit 60",
+        f"-clients {clients} -records {records} -limit 30",
         timeout=180,
     )
     assert out.exit_code != 66, f"the race detector found a data race:\n{out.stderr[-4000:]}"
@@ -212,7 +212,7 @@ def test_every_acknowledged_record_is_durable_and_intact(built: Submission) -> N
     seeds = seeds_for(built.seed, 4, 5)
     for (clients, records), seed in zip(_configurations(built.seed), seeds, strict=True):
         out = built.exec(
-            f"./bench -log check.log -seed {seed} -clients {clients} -records {records} -limit 60",
+            f"./bench -log check.log -seed {seed} -clients {clients} -records {records} -limit 30",
             timeout=RUN_TIMEOUT_S,
         )
         check_run(built, out, "check.log", seed, clients, records, f"{clients} clients x {records} records")

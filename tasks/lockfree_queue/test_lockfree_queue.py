@@ -194,7 +194,7 @@ def test_race_detector_is_clean(built: Submission) -> None:
     ]
     seed = seeds_for(built.seed, 2, 1)[0]
     out = built.exec(
-        f"GORACE='halt_on_error=1 exitcode=66' ./bench-race -phases {phase_spec(phases)} -seed {seed} -limit 60",
+        f"GORACE='halt_on_error=1 exitcode=66' ./bench-race -phases {phase_spec(phases)} -seed {seed} -limit 30",
         timeout=180,
     )
     assert out.exit_code != 66, f"the race detector found a data race:\n{out.stderr[-4000:]}"

@@ -1,7 +1,7 @@
 #!/bin/bash
 # Read-only. Times ./bench against ./bench-base, alternating (A B, B A, ...), ROUNDS times
 # (default 5), and prints each round's wall-clock speedup (bench-base time / bench time) and
-# their median. The verifier does the same with 12 rounds and a confidence interval.
+# their median. The verifier does the same with 10 rounds and a confidence interval.
 set -e
 make -s
 rounds=${1:-5}

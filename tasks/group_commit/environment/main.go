@@ -6,8 +6,8 @@
 // disk.File on FILE), one after the other, and check after every Append that the
 // record is durable. Then the harness prints one JSON line:
 //
-//	{"clients":16,"records":25,"appended":400,"durable":400,"not_durable_at_ack":0,"duplicates":0,
-//	 "order_errors":0,"foreign":0,"framing":"","syncs":50,"writes":50,"bytes":…,"elapsed_ns":…}
+//	{"clients":16,"records":20,"appended":320,"durable":320,"not_durable_at_ack":0,"duplicates":0,
+//	 "order_errors":0,"foreign":0,"framing":"","syncs":40,"writes":40,"bytes":…,"elapsed_ns":…}
 //
 // A record is a payload drawn from the seed and the record's id (client << 32 | sequence
 // number), which it starts with. disk.File reports every frame as it becomes durable;
@@ -32,7 +32,7 @@ import (
 
 const (
 	benchClients = 16
-	benchRecords = 25
+	benchRecords = 20
 )
 
 func mix(z uint64) uint64 {
@@ -81,7 +81,7 @@ type report struct {
 func main() {
 	path := flag.String("log", "", "the log file (created or truncated)")
 	seed := flag.Uint64("seed", 0, "seed of the records' payloads")
-	bench := flag.Bool("bench", false, "the benchmark: 16 clients, 25 records each")
+	bench := flag.Bool("bench", false, "the benchmark: 16 clients, 20 records each")
 	clients := flag.Int("clients", 0, "client goroutines")
 	records := flag.Int("records", 0, "records per client")
 	limit := flag.Float64("limit", 60, "seconds the run may take before it counts as hung")
