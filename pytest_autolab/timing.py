@@ -4,7 +4,7 @@ Absolute times drift with the machine and its load, so a timed task is not score
 on seconds. The verifier builds the pristine baseline next to the submission in the
 same sandbox and times the two interleaved, after a warm-up::
 
-    warm-up   A B                  (discarded: page cache, lazy binding, CPU frequency)
+    warm-up   B A                  (discarded: page cache, lazy binding, CPU frequency)
     round 0   A B                  A = the submission, B = the baseline
     round 1   B A                  the order alternates, so a drift in the load
     round 2   A B                  favours neither side
@@ -17,9 +17,14 @@ numbers, so the same times always give the same interval. A speedup whose interv
 contains 1 is not told apart from the baseline: ``Timing.score`` is then 1.0, the
 baseline's own speedup, and the task's reward 0::
 
-    timing = submission.timed("./bench -seed 7", baseline="./bench-base -seed 7", check=check)
+    timing = submission.timed("./bench -seed 7", "./bench-base -seed 7", check=check)
     timing.speedup, timing.low, timing.high   # 3.1, 2.8, 3.4
     record_metric(timing.score, details=timing.to_json())
+
+Two clocks are recorded for every run: ``wall`` (elapsed: waiting, I/O, contention
+as the user sees it) and ``cpu`` (user + system time of every process the command
+started: contention as work done, less sensitive to other tenants of the machine).
+``clock`` picks the one compared; ``timing.with_clock(...)`` gives the other.
 
 Every run (warm-up included) is passed to ``check``, so a program cannot be fast
 only where the clock looks. A run is timed in the sandbox by a small Python
@@ -44,12 +49,16 @@ __all__ = [
     "DEFAULT_CONFIDENCE",
     "DEFAULT_ROUNDS",
     "DEFAULT_WARMUP",
+    "Check",
+    "Clock",
+    "Command",
     "Timing",
     "TimingError",
     "hodges_lehmann",
     "paired_speedup",
     "signed_rank_cdf",
     "timed",
+    "timed_run",
 ]
 
 #: Measured rounds (pairs) by default: the exact 95% interval needs at least 6.
