@@ -9,6 +9,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+from . import native
 from .agents import Agent, AgentContext, AgentError, AgentOutcome, load_agent
 from .evaluation import Evaluation
 from .lab import Lab, RunSettings, Submission, Verdict
@@ -49,6 +50,7 @@ __all__ = [
     "get_backend",
     "load_agent",
     "load_task",
+    "native",
     "normalized_score",
     "reward",
     "speedup",

@@ -388,8 +388,14 @@ class Lab:
             limit_s=limit_s,
         )
 
-    def open_submission(self, task: Task, files: Mapping[str, bytes], *, hidden: bool) -> Submission:
-        """A FRESH sandbox from the pristine environment with ``files`` put in."""
+    def open_submission(
+        self, task: Task, files: Mapping[str, bytes], *, hidden: bool, seed: int | None = None
+    ) -> Submission:
+        """A FRESH sandbox from the pristine environment with ``files`` put in.
+
+        The seed is the run's hidden one for a final verification, the public one for
+        evaluate(), unless ``seed`` is given (validation: the hidden seed, passed down).
+        """
         role = "verify" if hidden else "evaluate"
         self.backend.prepare(task)
         sandbox = self.backend.start(
@@ -403,7 +409,8 @@ class Lab:
         except BaseException:
             sandbox.close()
             raise
-        seed = hidden_seed(self.settings.seed, task) if hidden else task.public_seed
+        if seed is None:
+            seed = hidden_seed(self.settings.seed, task) if hidden else task.public_seed
         return Submission(task, sandbox, seed=seed, hidden=hidden)
 
     # -- results ------------------------------------------------------------------------------

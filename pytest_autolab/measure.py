@@ -7,6 +7,11 @@ laptop and on a CI runner with the same image::
     counts.instructions          # Ir, the whole program
     callgrind(sandbox, cmd, cache_sim=True).cycles   # Ir + 10*L1 misses + 100*LL misses
 
+The cache simulation always models the same machine, ``MODEL_CACHE`` (32 KiB 8-way L1
+instruction and data caches, a 1 MiB 16-way last level, 64-byte lines), given to Callgrind on
+the command line: left to itself Callgrind copies the host's geometry, and the same binary
+would count different cycles on different CPUs.
+
 The Callgrind output goes to a file with a random name outside the app dir,
 and only the harness parses it.
 """
@@ -15,14 +20,43 @@ from __future__ import annotations
 
 import dataclasses
 import secrets
+from collections.abc import Mapping, Sequence
 
 from .sandboxes import ExecResult, Sandbox
 
-__all__ = ["CallgrindError", "Counts", "callgrind", "parse_callgrind_totals"]
+__all__ = ["MODEL_CACHE", "CacheModel", "CallgrindError", "Counts", "callgrind", "parse_callgrind_totals"]
 
 #: Weights of the classic cycle estimate (KCachegrind's "CEst"): L1 miss 10, last-level miss 100.
 L1_MISS_CYCLES = 10
 LL_MISS_CYCLES = 100
+
+
+@dataclasses.dataclass(frozen=True)
+class CacheModel:
+    """The geometry of a simulated cache hierarchy: (size in bytes, ways, line bytes) per level."""
+
+    i1: tuple[int, int, int] = (32768, 8, 64)
+    d1: tuple[int, int, int] = (32768, 8, 64)
+    ll: tuple[int, int, int] = (1048576, 16, 64)
+
+    def options(self) -> list[str]:
+        """Callgrind's (and Cachegrind's) options that fix this geometry."""
+        return [f"--{name}={','.join(map(str, level))}" for name, level in self.levels().items()]
+
+    def levels(self) -> dict[str, tuple[int, int, int]]:
+        return {"I1": self.i1, "D1": self.d1, "LL": self.ll}
+
+    def to_json(self) -> dict[str, object]:
+        """What a result records: the geometry and the cycle weights."""
+        return {
+            **{name: {"bytes": s, "ways": w, "line": b} for name, (s, w, b) in self.levels().items()},
+            "cycles": f"Ir + {L1_MISS_CYCLES} * L1 misses + {LL_MISS_CYCLES} * LL misses",
+        }
+
+
+#: The one model machine every cycle count is simulated on (issue 10): 32 KiB 8-way L1
+#: instruction and data caches, a 1 MiB 16-way last-level cache, 64-byte lines.
+MODEL_CACHE = CacheModel()
 
 
 class CallgrindError(Exception):
@@ -41,6 +75,8 @@ class Counts:
     events: dict[str, int]
     #: The measured command's own result (its output, exit code).
     result: ExecResult
+    #: The simulated cache the cycles were counted on (``MODEL_CACHE``); None without ``cache_sim``.
+    cache: CacheModel | None = None
 
 
 def parse_callgrind_totals(text: str) -> dict[str, int]:
@@ -71,11 +107,18 @@ def callgrind(
     cache_sim: bool = False,
     timeout: float = 600,
     check: bool = True,
+    cache: CacheModel = MODEL_CACHE,
+    out_dir: str | None = None,
+    env: Mapping[str, str] | None = None,
+    extra_options: Sequence[str] = (),
 ) -> Counts:
     """Run ``command`` (a program and its arguments) under Callgrind in ``sandbox``.
 
     With ``check`` (the default) a non-zero exit of the command raises
-    CallgrindError carrying its output.
+    CallgrindError carrying its output. ``cache_sim`` simulates ``cache`` (the
+    fixed model machine unless told otherwise). Callgrind's files go to
+    ``out_dir`` (default ``$TMPDIR``) under random names; ``env`` is added to the
+    command's environment.
     """
     probe = sandbox.exec("command -v valgrind", timeout=30)
     if not probe.ok:
@@ -84,8 +127,9 @@ def callgrind(
             "valgrind) or use the docker backend, whose base image has it"
         )
     token = secrets.token_hex(8)
-    out_file = f"${{TMPDIR:-/tmp}}/autolab-cg-{token}.out"
-    log_file = f"${{TMPDIR:-/tmp}}/autolab-cg-{token}.log"
+    where = out_dir or "${TMPDIR:-/tmp}"
+    out_file = f"{where}/autolab-cg-{token}.out"
+    log_file = f"{where}/autolab-cg-{token}.log"
     options = [
         "--tool=callgrind",
         f"--callgrind-out-file={out_file}",
@@ -94,11 +138,13 @@ def callgrind(
         "--dump-line=no",
         "--dump-instr=no",
         "--compress-strings=no",
+        *(cache.options() if cache_sim else []),
+        *extra_options,
     ]
     # ``command`` is a program and its arguments: valgrind runs it directly, so the
     # count is the program's alone, not that of a shell around it.
     wrapped = f"valgrind {' '.join(options)} {command}"
-    result = sandbox.exec(wrapped, timeout=timeout)
+    result = sandbox.exec(wrapped, timeout=timeout, env=env)
     try:
         if result.timed_out:
             raise CallgrindError(f"timed out after {timeout:g}s under Callgrind: {command}")
@@ -119,6 +165,7 @@ def callgrind(
         cycles=estimated_cycles(events) if cache_sim else None,
         events=events,
         result=result,
+        cache=cache if cache_sim else None,
     )
 
 

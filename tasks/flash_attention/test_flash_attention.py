@@ -13,12 +13,10 @@ measured.
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 import pytest
 
-from pytest_autolab import Submission
+from pytest_autolab import native
 
 #: The d values the interface supports (attention.h): multiples of 8 up to 128.
 SUPPORTED_D = tuple(range(8, 129, 8))
@@ -41,24 +39,15 @@ ATOL = 1e-4
 #: does not look.
 FLOOR = BENCH_N * BENCH_N * BENCH_D // 64
 
-#: What attention.o may call. Everything else (I/O, processes, threads, time, dlsym, ...)
-#: has no place in a single-threaded numeric kernel.
-_ALLOWED_CALLS = """
-    malloc calloc realloc free aligned_alloc posix_memalign memalign
-    memcpy memmove memset memcmp abort __stack_chk_fail __memcpy_chk __memmove_chk __memset_chk
-    exp expf exp2 exp2f expm1 expm1f log logf log2 log2f sqrt sqrtf fabs fabsf
-    fmax fmaxf fmin fminf fma fmaf floor floorf ceil ceilf round roundf rint rintf
-    nearbyint nearbyintf lrint lrintf ldexp ldexpf frexp frexpf pow powf
-    _GLOBAL_OFFSET_TABLE_
-"""
-ALLOWED_CALLS = frozenset(_ALLOWED_CALLS.split())
-#: Vector variants of the math functions (glibc's libmvec), which GCC may call.
-LIBMVEC = re.compile(r"_ZGV[a-zA-Z]+\d+[uvl]+_(exp|exp2|log|log2|pow)f?")
-#: Sections whose code runs before main() or after it returns.
-STARTUP_SECTIONS = re.compile(r"^\.(pre)?init_array|^\.fini_array|^\.ctors|^\.dtors|^\.init$|^\.fini$")
-#: The preamble of a Valgrind client request (rol rdi by 3, 13, 61, 51): such a request could
-#: switch the counting off.
-CLIENT_REQUEST = bytes.fromhex("48c1c70348c1c70d48c1c73d48c1c733")
+#: What attention.c may define and call: only attention(), memory allocation, the mem*
+#: functions and <math.h>. Everything else (I/O, processes, threads, time, dlsym, ...) has no
+#: place in a single-threaded numeric kernel.
+RULES = native.Rules(
+    objects=("attention.o",),
+    exports=("attention",),
+    allowed_calls=native.MEMORY_CALLS | native.MATH_CALLS,
+    harness_objects=("main.o",),
+)
 
 
 # --- inputs and the float64 reference ----------------------------------------------------------
@@ -116,145 +105,120 @@ def assert_matches(out: np.ndarray, q: np.ndarray, k: np.ndarray, v: np.ndarray,
     )
 
 
-def run_case(submission: Submission, name: str, q: np.ndarray, k: np.ndarray, v: np.ndarray) -> None:
+def run_case(program: native.Program, name: str, q: np.ndarray, k: np.ndarray, v: np.ndarray) -> None:
     """Run ./attn natively on one input and compare its output with the reference."""
     n, d = q.shape
     what = f"{name} (n={n}, d={d})"
-    submission.write_file(f"{name}.bin", encode(q, k, v))
-    result = submission.exec(f"./attn run {name}.bin {name}.out", timeout=60)
+    sub = program.submission
+    sub.write_file(f"{name}.bin", encode(q, k, v))
+    result = program.run(f"run {name}.bin {name}.out", timeout=60)
     assert result.ok, f"{what}: ./attn failed: {result.describe()}\n{result.output[-2000:]}"
-    raw = submission.read_file(f"{name}.out")
+    raw = sub.read_file(f"{name}.out")
     assert len(raw) == n * d * 4, f"{what}: the output has {len(raw)} bytes, expected {n * d * 4}"
     out = np.frombuffer(raw, dtype="<f4").reshape(n, d)
     assert_matches(out, q, k, v, what)
-    submission.exec(f"rm -f {name}.bin {name}.out", timeout=30)
+    sub.exec(f"rm -f {name}.bin {name}.out", timeout=30)
 
 
 # --- fixtures ----------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
-def build(submission: Submission):
-    """`make` in a pristine copy of environment/ with the submitted attention.c."""
-    return submission.exec("make 2>&1", timeout=300)
-
-
-@pytest.fixture
-def built(build, submission: Submission) -> Submission:
-    if not build.ok:
-        pytest.fail("the program does not build (see test_builds)")
-    return submission
+def program(submission) -> native.Program:
+    """`make attn` in a pristine copy of environment/ with the submitted attention.c, built once;
+    every run is of that binary (hash-checked) from a fresh private directory."""
+    return native.build(submission, "make attn", binary="attn", rules=RULES, timeout=300)
 
 
 # --- tests (the metric test comes last) --------------------------------------------------------
 
 
-def test_builds(build) -> None:
-    assert build.ok, f"make failed: {build.describe()}\n{build.output[-4000:]}"
+def test_builds(program: native.Program) -> None:
+    program.assert_built()
 
 
-def test_follows_the_rules(built: Submission) -> None:
+def test_follows_the_rules(program: native.Program) -> None:
     """attention.o defines only attention(), calls only allocation/memory/math functions, runs no
-    code before main() and holds no Valgrind client request."""
-    nm = built.exec("nm -P attention.o", timeout=60)
-    assert nm.ok, f"nm failed: {nm.describe()}"
-    problems = []
-    for line in nm.stdout.splitlines():
-        fields = line.split()
-        if len(fields) < 2:
-            continue
-        name, kind = fields[0], fields[1]
-        if kind in "Uwv":  # undefined (w, v: weak undefined, resolved at link time all the same)
-            if name not in ALLOWED_CALLS and not LIBMVEC.fullmatch(name):
-                problems.append(f"calls {name}()")
-        elif kind in "iI":
-            problems.append(f"defines the indirect function {name} (its resolver would run before main)")
-        elif kind.isupper() and kind not in "N":
-            if name != "attention":
-                problems.append(f"defines the global symbol {name} (make it static)")
-            elif kind != "T":
-                problems.append(f"attention is not an ordinary function (nm type {kind})")
-    headers = built.exec("objdump -h attention.o", timeout=60)
-    assert headers.ok, f"objdump failed: {headers.describe()}"
-    for line in headers.stdout.splitlines():
-        fields = line.split()
-        if len(fields) >= 7 and fields[0].isdigit() and STARTUP_SECTIONS.search(fields[1]):
-            problems.append(f"has a {fields[1]} section (code that runs outside attention())")
-    obj = built.read_file("attention.o")
-    if CLIENT_REQUEST in obj:
-        problems.append("contains a Valgrind client request")
-    assert not problems, "attention.c breaks the rules: " + "; ".join(problems)
+    code before main(), holds no system call or Valgrind client request; the program has no
+    writable code."""
+    program.assert_rules()
 
 
 @pytest.mark.parametrize("d", SUPPORTED_D)
-def test_matches_reference(built: Submission, d: int) -> None:
+def test_matches_reference(program: native.Program, d: int) -> None:
     """One small and one mid-sized n (drawn from the seed) per supported d, with score scales
     from nearly uniform to sharply peaked attention."""
-    rng = rng_for(built.seed, 1, d)
+    rng = rng_for(program.submission.seed, 1, d)
     for size, n in (("small", int(rng.integers(1, 24))), ("mid", int(rng.integers(24, 320)))):
         q, k, v = random_input(
             rng, n, d, q_scale=float(rng.uniform(0.3, 1.6)), v_scale=float(rng.uniform(0.5, 4.0))
         )
-        run_case(built, f"random_{size}_d{d}", q, k, v)
+        run_case(program, f"random_{size}_d{d}", q, k, v)
 
 
-def test_single_row(built: Submission) -> None:
+def test_single_row(program: native.Program) -> None:
     """n = 1: the softmax of one score is 1, so out = V."""
-    rng = rng_for(built.seed, 2)
+    rng = rng_for(program.submission.seed, 2)
     d = int(rng.choice(SUPPORTED_D))
-    run_case(built, "single_row", *random_input(rng, 1, d))
+    run_case(program, "single_row", *random_input(rng, 1, d))
 
 
-def test_block_edges(built: Submission) -> None:
+def test_block_edges(program: native.Program) -> None:
     """n just around common tile sizes, where padding and masking go wrong."""
-    rng = rng_for(built.seed, 3)
+    rng = rng_for(program.submission.seed, 3)
     for base in (8, 16, 32, 64, 128):
         n = base + int(rng.choice([-1, 1]))
         d = int(rng.choice(SUPPORTED_D))
-        run_case(built, f"edge_{n}", *random_input(rng, n, d))
+        run_case(program, f"edge_{n}", *random_input(rng, n, d))
 
 
-def test_large_scores(built: Submission) -> None:
+@pytest.mark.parametrize("shape", ["mid", "benchmark"])
+def test_large_scores(program: native.Program, shape: str) -> None:
     """Scores up to about +-150: exp() overflows float32 above 88, so the row maximum must be
-    subtracted (or its equivalent done online)."""
-    rng = rng_for(built.seed, 4)
-    n, d = int(rng.integers(100, 300)), int(rng.choice((32, 64, 128)))
+    subtracted (or its equivalent done online). Also at the benchmark's shape (n=1024, d=64), so
+    that a softmax that is stable only for small inputs cannot pass."""
+    rng = rng_for(program.submission.seed, 4, 0 if shape == "mid" else 1)
+    if shape == "mid":
+        n, d = int(rng.integers(100, 300)), int(rng.choice((32, 64, 128)))
+    else:
+        n, d = BENCH_N, BENCH_D
     q, k, v = random_input(rng, n, d)
     s = q.astype(np.float64) @ k.T.astype(np.float64) / np.sqrt(d)
     factor = np.sqrt(rng.uniform(110, 150) / np.abs(s).max())
-    run_case(built, "large_scores", q * np.float32(factor), k * np.float32(factor), v)
+    run_case(program, f"large_scores_{shape}", q * np.float32(factor), k * np.float32(factor), v)
 
 
-def test_very_negative_scores(built: Submission) -> None:
+def test_very_negative_scores(program: native.Program) -> None:
     """Every score of a row near -300 with a spread of a few units: exp() of each one underflows
     to 0 in float32, yet the softmax is well defined."""
-    rng = rng_for(built.seed, 5)
+    rng = rng_for(program.submission.seed, 5)
     n, d = int(rng.integers(50, 200)), int(rng.choice((32, 64)))
     base = rng.standard_normal(d)
     base /= np.linalg.norm(base)
     k = base * 17.0 + rng.standard_normal((n, d)) * 0.15
     q = -base * 17.0 * np.sqrt(d) + rng.standard_normal((n, d)) * 0.15
     v = rng.uniform(-1, 1, (n, d))
-    run_case(built, "very_negative", q.astype(np.float32), k.astype(np.float32), v.astype(np.float32))
+    run_case(program, "very_negative", q.astype(np.float32), k.astype(np.float32), v.astype(np.float32))
 
 
-def test_identical_rows(built: Submission) -> None:
+def test_identical_rows(program: native.Program) -> None:
     """All keys equal: uniform weights, every output row is the mean of V. All queries equal
     against random keys: every output row is the same."""
-    rng = rng_for(built.seed, 6)
+    rng = rng_for(program.submission.seed, 6)
     n, d = int(rng.integers(30, 200)), int(rng.choice(SUPPORTED_D))
     q, k, v = random_input(rng, n, d)
-    run_case(built, "identical_keys", q, np.repeat(k[:1], n, axis=0), v)
-    run_case(built, "identical_queries", np.repeat(q[:1], n, axis=0), k, v)
+    run_case(program, "identical_keys", q, np.repeat(k[:1], n, axis=0), v)
+    run_case(program, "identical_queries", np.repeat(q[:1], n, axis=0), k, v)
 
 
-def test_instructions(built: Submission, record_metric) -> None:
+def test_instructions(program: native.Program, record_metric) -> None:
     """The metric: Callgrind's instruction count for one run on the benchmark input (n=1024,
     d=64, drawn from the seed), whose output must be correct as well."""
-    q, k, v = random_input(rng_for(built.seed, 7), BENCH_N, BENCH_D)
-    built.write_file("bench.bin", encode(q, k, v))
-    counts = built.callgrind("./attn run bench.bin bench.out", timeout=600)
-    out = np.frombuffer(built.read_file("bench.out"), dtype="<f4")
+    sub = program.submission
+    q, k, v = random_input(rng_for(sub.seed, 7), BENCH_N, BENCH_D)
+    sub.write_file("bench.bin", encode(q, k, v))
+    counts = program.count("run bench.bin bench.out", timeout=600)
+    out = np.frombuffer(sub.read_file("bench.out"), dtype="<f4")
     assert out.size == BENCH_N * BENCH_D, (
         f"the benchmark output has {out.size} floats, expected {BENCH_N * BENCH_D}"
     )
