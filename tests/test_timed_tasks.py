@@ -24,7 +24,8 @@ needs_go = pytest.mark.skipif(shutil.which("go") is None, reason="needs the Go t
 def verifier(task: str) -> ModuleType:
     path = TASKS / task / f"test_{task}.py"
     spec = importlib.util.spec_from_file_location(f"verifier_{task}", path)
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
