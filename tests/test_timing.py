@@ -243,3 +243,22 @@ def test_a_slower_command_is_measured_as_slower(sandbox: LocalSandbox) -> None:
     assert timing.significant
     assert timing.speedup > 2
     assert math.isfinite(timing.high)
+
+
+def test_evaluate_tells_the_agent_the_raw_speedup_and_its_interval() -> None:
+    from pytest_autolab.evaluation import Evaluation
+    from pytest_autolab.results import TaskResult
+
+    timing = Timing.from_runs(
+        _runs([1.0, 1.1, 0.9, 1.0, 1.05, 0.95], [1.02, 1.0, 1.01, 0.99, 1.0, 1.02]), clock="cpu"
+    )
+    result = TaskResult(
+        task="t", axis="faster", status="scored", agent="a", metric=timing.score, details=timing.to_json()
+    )
+    told = Evaluation.from_result(result, 1.0).for_agent()
+    assert told["metric"] == 1.0
+    assert told["timing"]["speedup"] == pytest.approx(timing.speedup, abs=1e-4)
+    assert told["timing"]["significant"] is False
+    assert told["timing"]["clock"] == "cpu"
+    plain = TaskResult(task="t", axis="faster", status="scored", agent="a", metric=3.0)
+    assert "timing" not in Evaluation.from_result(plain, 1.0).for_agent()
