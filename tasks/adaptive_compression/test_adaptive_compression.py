@@ -28,9 +28,10 @@ from pytest_autolab import Submission
 
 #: Largest codec.py accepted: whatever the decoder knows beyond the compressed bytes lives here.
 SOURCE_LIMIT = 64 * 1024
-#: Wall-clock limit of one compress or decompress call; the CPU-time limit
-#: (run_codec.CPU_LIMIT_S, 60 s) is enforced in the sandbox by the kernel.
-WALL_LIMIT_S = 180.0
+#: Wall-clock limit of one compress or decompress call, a backstop far above the CPU-time
+#: limit (run_codec.CPU_LIMIT_S, 60 s, enforced in the sandbox by the kernel), so that a
+#: loaded machine does not fail an honest codec.
+WALL_LIMIT_S = 300.0
 #: Inputs that must round-trip but are not measured: the corners of "any bytes".
 EDGE_CASES = {
     "empty.bin": b"",
@@ -230,6 +231,18 @@ def corpus(seed: int) -> dict[str, bytes]:
     return files
 
 
+def relative_size(files: dict[str, bytes], compressed_sizes: dict[str, int]) -> float:
+    """The metric: total compressed bytes over the total of zlib level 6 on the same files.
+
+    Every byte of the compressed output counts (headers, models, dictionaries it carries); the
+    decoder's source does not, but it is capped (SOURCE_LIMIT).
+    """
+    if set(compressed_sizes) != set(files):
+        raise ValueError(f"sizes for {sorted(compressed_sizes)}, files {sorted(files)}")
+    zlib_total = sum(len(zlib.compress(data, 6)) for data in files.values())
+    return sum(compressed_sizes.values()) / zlib_total
+
+
 # --- running the codec ---------------------------------------------------------------------------
 
 
@@ -348,4 +361,4 @@ def test_size_relative_to_zlib(
     }
     record_property("adaptive_compression", report)
     print(f"adaptive_compression: {report}")
-    record_metric(sum(sizes.values()) / sum(zlib_sizes.values()))
+    record_metric(relative_size(files, sizes))

@@ -78,9 +78,10 @@ OFFSET = 2.0
 #: What each pool sample is, for the statistics (never sent to the sandbox).
 KIND_CLEAN, KIND_DUPLICATE, KIND_OFF_DOMAIN = 0, 1, 2
 
-#: Wall-clock limit of the selection run; the CPU-time limit (run_select.CPU_LIMIT_S, 30 s)
-#: is enforced in the sandbox by the kernel.
-WALL_LIMIT_S = 90.0
+#: Wall-clock limit of the selection run, a backstop far above the CPU-time limit
+#: (run_select.CPU_LIMIT_S, 30 s, enforced in the sandbox by the kernel), so that a loaded
+#: machine does not fail an honest selection.
+WALL_LIMIT_S = 300.0
 
 TASK_DIR = Path(__file__).resolve().parent
 
@@ -296,16 +297,17 @@ def chosen(submission: Submission, selection_run) -> np.ndarray:
     try:
         return parse_indices(submission.read_file("chosen.npy"))
     except ValueError as exc:
-        pytest.fail(str(exc), pytrace=False)
+        problem = str(exc)
     except Exception as exc:  # the driver wrote nothing, or something else than a file
-        pytest.fail(f"no selection to read: {exc}", pytrace=False)
+        problem = f"no selection to read: {exc}"
+    pytest.fail(problem, pytrace=False)
 
 
 # --- tests (the metric test comes last) ----------------------------------------------------------
 
 
 def test_selection_runs(selection_run) -> None:
-    """selection.select returns within the CPU-time limit (30 s) and the wall-clock limit (90 s)."""
+    """selection.select returns within the CPU-time limit (30 s) and the wall-clock limit (300 s)."""
     if selection_run.timed_out:
         pytest.fail(f"select() ran past the wall-clock limit of {WALL_LIMIT_S:.0f} s", pytrace=False)
     if selection_run.exit_code in (128 + 24, 128 + 9):  # SIGXCPU, then SIGKILL

@@ -5,7 +5,7 @@
 
 This is exactly what the verifier runs, one process per file and direction. The CPU-time
 limit is set here (the kernel stops the process past it); the verifier also stops the
-command after WALL_LIMIT_S seconds of wall time.
+command after 300 s of wall-clock time.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@
 
 This is exactly what the verifier runs, in a fresh sandbox, on a pool drawn from a hidden
 seed. The CPU-time limit is set here for this process (the kernel stops it past the
-limit); the verifier also stops the command after WALL_LIMIT_S seconds of wall time.
+limit); the verifier also stops the command after 300 s of wall-clock time.
 """
 
 from __future__ import annotations
