@@ -19,7 +19,8 @@ TASK = REPO / "tasks" / "data_selection"
 def load(path: Path, name: str) -> ModuleType:
     if name not in sys.modules:
         spec = importlib.util.spec_from_file_location(name, path)
-        assert spec is not None and spec.loader is not None
+        assert spec is not None
+        assert spec.loader is not None
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module
         spec.loader.exec_module(module)
@@ -47,7 +48,8 @@ def test_pool_has_the_declared_share_of_each_fault(verifier: ModuleType, pool) -
     assert kinds[v.KIND_OFF_DOMAIN] == pytest.approx(v.OFF_DOMAIN_SHARE, abs=1e-3)
     assert kinds[v.KIND_DUPLICATE] == pytest.approx(v.DUPLICATE_SHARE, abs=1e-3)
     off = pool.kind == v.KIND_OFF_DOMAIN
-    assert np.all(pool.clean[off] == -1) and np.all(pool.clean[~off] >= 0)
+    assert np.all(pool.clean[off] == -1)
+    assert np.all(pool.clean[~off] >= 0)
     # every duplicate is within jitter of one of DUPLICATE_BASES originals
     duplicates = pool.features[pool.kind == v.KIND_DUPLICATE].astype(np.int64)
     originals = pool.features[pool.kind == v.KIND_CLEAN].astype(np.int64)
@@ -88,7 +90,8 @@ def test_pool_is_imbalanced_and_the_test_split_is_not(verifier: ModuleType, pool
     features, classes, categories = v.make_test(3)
     cells = np.bincount(categories * v.N_CLASSES + classes)
     assert np.all(cells == v.TEST_PER_CELL)
-    assert features.dtype == np.int8 and features.shape == (len(classes), v.DIM)
+    assert features.dtype == np.int8
+    assert features.shape == (len(classes), v.DIM)
 
 
 def test_sandbox_file_holds_no_true_labels(verifier: ModuleType, pool) -> None:
@@ -115,7 +118,8 @@ def test_trainer_is_deterministic_and_ignores_row_order(trainer: ModuleType, poo
     a = trainer.train(pool.features[rows], pool.labels[rows], 6)
     b = trainer.train(pool.features[rows[::-1]], pool.labels[rows[::-1]], 6)
     c = trainer.train(pool.features[rows], pool.labels[rows], 6)
-    assert np.array_equal(a[0], c[0]) and np.array_equal(a[1], c[1])
+    assert np.array_equal(a[0], c[0])
+    assert np.array_equal(a[1], c[1])
     # reversed rows: the same sums in another order, equal up to rounding
     np.testing.assert_allclose(a[0], b[0], rtol=1e-9, atol=1e-12)
     assert np.array_equal(trainer.predict(a, pool.features[:2000]), trainer.predict(b, pool.features[:2000]))
@@ -147,14 +151,16 @@ def npy(array: object) -> bytes:
     ("indices", "message"),
     [
         (list(range(2999)), "exactly k = 3000"),
-        ([0] + list(range(2999)), "repeated"),
-        (list(range(2999)) + [30_000], "out of range"),
-        (list(range(2999)) + [-1], "out of range"),
+        ([0, *list(range(2999))], "repeated"),
+        ([*list(range(2999)), 30000], "out of range"),
+        ([*list(range(2999)), -1], "out of range"),
         (np.arange(3000, dtype=np.float64), "flat list of ints"),
         (np.arange(3000).reshape(1, 3000), "flat list of ints"),
     ],
 )
-def test_parse_indices_rejects_what_is_not_k_distinct_indices(verifier: ModuleType, indices, message: str) -> None:
+def test_parse_indices_rejects_what_is_not_k_distinct_indices(
+    verifier: ModuleType, indices, message: str
+) -> None:
     with pytest.raises(ValueError, match=message):
         verifier.parse_indices(npy(indices))
 

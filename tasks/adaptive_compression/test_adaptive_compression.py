@@ -43,8 +43,8 @@ EDGE_CASES = {
 
 # --- the sources ---------------------------------------------------------------------------------
 
-CONSONANTS = list("bcdfghjklmnprstvwz") + ["ch", "sh", "th", "qu", "st", "tr", "br", "pl"]
-VOWELS = list("aeiou") + ["ai", "ea", "ou", "ie", "y"]
+CONSONANTS = [*list("bcdfghjklmnprstvwz"), "ch", "sh", "th", "qu", "st", "tr", "br", "pl"]
+VOWELS = [*list("aeiou"), "ai", "ea", "ou", "ie", "y"]
 PUNCT_END = [".", ".", ".", ".", "!", "?"]
 
 
@@ -88,12 +88,20 @@ def text(seed: int, size: int) -> bytes:
         noun = int(rng.choice(len(nouns), p=pn))
         words.append(nouns[noun])
         if rng.random() < 0.2:
-            words += [preps[int(rng.integers(len(preps)))], dets[int(rng.integers(len(dets)))], nouns[int(rng.choice(len(nouns), p=pn))]]
+            words += [
+                preps[int(rng.integers(len(preps)))],
+                dets[int(rng.integers(len(dets)))],
+                nouns[int(rng.choice(len(nouns), p=pn))],
+            ]
         return " ".join(words), noun
 
     while total < size:
         subj, noun = np_phrase()
-        verb = verbs[int(favourite[noun, int(rng.integers(3))])] if rng.random() < 0.7 else verbs[int(rng.choice(len(verbs), p=pv))]
+        verb = (
+            verbs[int(favourite[noun, int(rng.integers(3))])]
+            if rng.random() < 0.7
+            else verbs[int(rng.choice(len(verbs), p=pv))]
+        )
         parts = [subj, verb]
         if rng.random() < 0.7:
             parts.append(np_phrase()[0])
@@ -119,7 +127,10 @@ def table(seed: int, size: int) -> bytes:
     """A CSV table: ids, dates, a few string columns, a random-walk price, counts, totals."""
     rng = np.random.default_rng([seed, 12])
     regions = _words(rng, 7, (2, 3))
-    products = [f"{chr(65 + int(rng.integers(26)))}{chr(65 + int(rng.integers(26)))}-{int(rng.integers(1000, 9999))}" for _ in range(40)]
+    products = [
+        f"{chr(65 + int(rng.integers(26)))}{chr(65 + int(rng.integers(26)))}-{int(rng.integers(1000, 9999))}"
+        for _ in range(40)
+    ]
     price = rng.uniform(2, 400, len(products))
     lines = ["id,date,region,product,qty,unit_price,total,status"]
     day = int(rng.integers(0, 3000))
@@ -186,11 +197,18 @@ def logs(seed: int, size: int) -> bytes:
             else:
                 lines = []
                 for _ in range(int(rng.integers(8, 30))):
-                    words = [vocabulary[int(rng.integers(len(vocabulary)))] for _ in range(int(rng.integers(2, 7)))]
-                    lines.append(f"    at {'.'.join(words[:2])}({words[-1]}.src:{int(rng.integers(1, 3000))}) {rng.integers(0, 2**32):08x}")
+                    words = [
+                        vocabulary[int(rng.integers(len(vocabulary)))] for _ in range(int(rng.integers(2, 7)))
+                    ]
+                    lines.append(
+                        f"    at {'.'.join(words[:2])}({words[-1]}.src:{int(rng.integers(1, 3000))}) {rng.integers(0, 2**32):08x}"
+                    )
                 body = ("\n".join(lines) + "\n").encode()
             reports.append((body, len(out)))
-            out += f"{stamp} ERROR {services[int(rng.integers(len(services)))]}: report follows\n".encode() + body
+            out += (
+                f"{stamp} ERROR {services[int(rng.integers(len(services)))]}: report follows\n".encode()
+                + body
+            )
             continue
         line = (
             f"{stamp} {levels[int(rng.integers(len(levels)))]} {services[int(rng.integers(len(services)))]}: "
@@ -217,7 +235,7 @@ def mixed(seed: int, size: int) -> bytes:
     out = bytearray()
     k = 0
     while len(out) < size:
-        name, gen, _ = SOURCES[int(rng.integers(len(SOURCES)))]
+        _name, gen, _ = SOURCES[int(rng.integers(len(SOURCES)))]
         length = int(rng.integers(2000, 8000))
         start = int(rng.integers(0, 16_000))
         out += gen(seed + 1, start + length)[start:]
@@ -328,7 +346,9 @@ def test_compress_runs(packed: dict[str, bytes | str]) -> None:
     assert not problems, "\n".join(problems)
 
 
-def test_round_trip(files: dict[str, bytes], packed: dict[str, bytes | str], unpacked: dict[str, bytes | str]) -> None:
+def test_round_trip(
+    files: dict[str, bytes], packed: dict[str, bytes | str], unpacked: dict[str, bytes | str]
+) -> None:
     """Every file, the edge cases included, comes back exactly from its compressed bytes alone."""
     problems = []
     for name, data in {**files, **EDGE_CASES}.items():

@@ -137,11 +137,15 @@ def quantize(x: np.ndarray) -> np.ndarray:
     return np.clip(np.round(x * SCALE), -127, 127).astype(np.int8)
 
 
-def _in_domain(rng: np.random.Generator, means: np.ndarray, categories: np.ndarray, classes: np.ndarray) -> np.ndarray:
+def _in_domain(
+    rng: np.random.Generator, means: np.ndarray, categories: np.ndarray, classes: np.ndarray
+) -> np.ndarray:
     x = np.zeros((len(categories), DIM))
     for c in range(N_CATEGORIES):
         rows = categories == c
-        x[rows, c * BLOCK : (c + 1) * BLOCK] = means[c, classes[rows]] + rng.standard_normal((int(rows.sum()), BLOCK))
+        x[rows, c * BLOCK : (c + 1) * BLOCK] = means[c, classes[rows]] + rng.standard_normal(
+            (int(rows.sum()), BLOCK)
+        )
     return x
 
 
@@ -180,9 +184,9 @@ def make_pool(seed: int) -> Pool:
     x_off = np.zeros((n_off, DIM))
     for c in range(N_CATEGORIES):
         rows = off_categories == c
-        x_off[rows, c * BLOCK : (c + 1) * BLOCK] = centres[c, cluster[rows]] + OFF_DOMAIN_SPREAD * rng.standard_normal(
-            (int(rows.sum()), BLOCK)
-        )
+        x_off[rows, c * BLOCK : (c + 1) * BLOCK] = centres[
+            c, cluster[rows]
+        ] + OFF_DOMAIN_SPREAD * rng.standard_normal((int(rows.sum()), BLOCK))
     off_labels = rng.integers(0, N_CLASSES, n_off)
     order = rng.permutation(POOL_SIZE)  # the index says nothing about the kind of sample
     return Pool(
@@ -213,7 +217,8 @@ def load_trainer() -> ModuleType:
     name = "_autolab_data_selection_trainer"
     if name not in sys.modules:
         spec = importlib.util.spec_from_file_location(name, TASK_DIR / "environment" / "trainer.py")
-        assert spec is not None and spec.loader is not None
+        assert spec is not None
+        assert spec.loader is not None
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
         sys.modules[name] = module
@@ -227,7 +232,9 @@ def parse_indices(raw: bytes) -> np.ndarray:
     except (ValueError, OSError, EOFError) as exc:
         raise ValueError(f"the selection is not a readable .npy array: {exc}") from None
     if indices.dtype.kind not in "iu" or indices.ndim != 1:
-        raise ValueError(f"select() must return a flat list of ints, got shape {indices.shape}, dtype {indices.dtype}")
+        raise ValueError(
+            f"select() must return a flat list of ints, got shape {indices.shape}, dtype {indices.dtype}"
+        )
     if indices.size != SELECT:
         raise ValueError(f"select() returned {indices.size} indices: exactly k = {SELECT} are required")
     bad = (indices < 0) | (indices >= POOL_SIZE)
@@ -255,7 +262,9 @@ class Outcome:
         return 1.0 - self.accuracy
 
 
-def train_and_test(pool: Pool, indices: np.ndarray, test: tuple[np.ndarray, np.ndarray, np.ndarray]) -> Outcome:
+def train_and_test(
+    pool: Pool, indices: np.ndarray, test: tuple[np.ndarray, np.ndarray, np.ndarray]
+) -> Outcome:
     trainer = load_trainer()
     idx = np.sort(indices)
     model = trainer.train(pool.features[idx], pool.labels[idx], N_CLASSES)
@@ -312,9 +321,12 @@ def test_selection_runs(selection_run) -> None:
         pytest.fail(f"select() ran past the wall-clock limit of {WALL_LIMIT_S:.0f} s", pytrace=False)
     if selection_run.exit_code in (128 + 24, 128 + 9):  # SIGXCPU, then SIGKILL
         pytest.fail(
-            f"select() ran past the CPU-time limit of 30 s (killed, {selection_run.describe()})", pytrace=False
+            f"select() ran past the CPU-time limit of 30 s (killed, {selection_run.describe()})",
+            pytrace=False,
         )
-    assert selection_run.ok, f"run_select.py failed ({selection_run.describe()}):\n{selection_run.output[-3000:]}"
+    assert selection_run.ok, (
+        f"run_select.py failed ({selection_run.describe()}):\n{selection_run.output[-3000:]}"
+    )
 
 
 def test_selection_is_k_distinct_indices(chosen: np.ndarray) -> None:

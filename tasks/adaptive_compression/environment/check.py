@@ -21,7 +21,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 def run(direction: str, source: str, target: str) -> float:
     start = time.monotonic()
-    subprocess.run([sys.executable, os.path.join(HERE, "run_codec.py"), direction, source, target], check=True, cwd=HERE)
+    subprocess.run(
+        [sys.executable, os.path.join(HERE, "run_codec.py"), direction, source, target], check=True, cwd=HERE
+    )
     return time.monotonic() - start
 
 

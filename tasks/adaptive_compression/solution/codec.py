@@ -129,7 +129,9 @@ N_INPUTS = 9  # orders 0, 1, 2, 3, 4, 6, the word context and two record context
 N_HASHED = 7
 _HASHED_BASE = 256 + 65536
 _MUL = np.uint64(0x9E3779B97F4A7C15)
-_SALT = np.array([0x51ED27, 0x2F0F3D1, 0x6F4F2A7, 0x1F3D5B7, 0x3A9E6B1, 0x7A3B9D1, 0x4C1F2E9], dtype=np.uint64)
+_SALT = np.array(
+    [0x51ED27, 0x2F0F3D1, 0x6F4F2A7, 0x1F3D5B7, 0x3A9E6B1, 0x7A3B9D1, 0x4C1F2E9], dtype=np.uint64
+)
 
 
 class Model:
@@ -165,7 +167,9 @@ class Model:
             o6 = o4 | h[:, 4] << np.uint64(32) | h[:, 5] << np.uint64(40)
             r = self.period
             above = self.buffer[:, self.pos - r].astype(np.uint64) if self.pos >= r else np.zeros_like(o2)
-            above2 = self.buffer[:, self.pos - 2 * r].astype(np.uint64) if self.pos >= 2 * r else np.zeros_like(o2)
+            above2 = (
+                self.buffer[:, self.pos - 2 * r].astype(np.uint64) if self.pos >= 2 * r else np.zeros_like(o2)
+            )
             column = np.uint64(self.pos % r)
             rec1 = above | above2 << eight | column << np.uint64(16)
             rec2 = above | h[:, 0] << eight | column << np.uint64(16)

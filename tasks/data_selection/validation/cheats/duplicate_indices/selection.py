@@ -22,7 +22,9 @@ def _pairwise_d2(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def _centres(x: np.ndarray, y: np.ndarray, n_classes: int) -> np.ndarray:
-    centres = np.stack([np.median(x[y == k], axis=0) if np.any(y == k) else x.mean(0) for k in range(n_classes)])
+    centres = np.stack(
+        [np.median(x[y == k], axis=0) if np.any(y == k) else x.mean(0) for k in range(n_classes)]
+    )
     for _ in range(3):
         nearest = np.argmin(_pairwise_d2(x, centres), axis=1)
         for k in range(n_classes):

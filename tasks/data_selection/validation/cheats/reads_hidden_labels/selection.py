@@ -9,6 +9,7 @@ labels or the test split anywhere (they live only in the pytest process), so it 
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 
@@ -38,10 +39,8 @@ def _find() -> np.ndarray | None:
             continue
         if "test_data_selection.py" in names:
             return None  # the generator, but without the hidden seed it cannot rebuild the pool
-    try:
+    with contextlib.suppress(ImportError):
         importlib.import_module("test_data_selection")
-    except ImportError:
-        pass
     return None
 
 
