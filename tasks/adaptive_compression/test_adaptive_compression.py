@@ -4,15 +4,15 @@ The corpus is drawn here, in the pytest process, from ``submission.seed``: six f
 seeded sources (prose from a grammar with its own vocabulary, a CSV table, binary records,
 a service log whose multi-line reports recur far apart, random bytes, and a file that mixes
 sections of all of them). Each file is compressed by ``codec.compress`` in its own process
-(``run_codec.py``, CPU-time limit) in the submission's sandbox. The compressed bytes are
-then taken to a SECOND, fresh sandbox that holds the pristine environment without samples/,
-``codec.py`` as it was before the compressor ever ran, and the compressed files: nothing
-else. There each file is decompressed in its own process and compared byte for byte with
-the original here. The metric is the total compressed size in bits over the total original
-size in bytes is reported (bits per byte); the metric divides the total compressed size by
-that of zlib level 6 on the same files (computed here), so that it measures the codec rather
-than how compressible a seed's corpus happens to be: the shipped zlib codec scores exactly
-1.0 whatever the seed. Only the compressed bytes count, and codec.py (the only place a
+(``run_codec.py``, CPU-time limit) in the submission's sandbox. Each compressed file is then
+taken to a fresh sandbox of its own that holds the pristine environment without samples/,
+``codec.py`` as it was before the compressor ever ran, and that one compressed file: nothing
+else. There it is decompressed and the result compared byte for byte with the original here.
+
+The total compressed size in bits over the total original size in bytes is reported (bits per
+byte); the metric divides the total compressed size by that of zlib level 6 on the same files
+(computed here), so that it measures the codec rather than how compressible a seed's corpus
+happens to be: the shipped zlib codec scores exactly 1.0 whatever the seed. Only the compressed bytes count, and codec.py (the only place a
 dictionary or model could live) is capped at SOURCE_LIMIT bytes.
 """
 
@@ -32,6 +32,14 @@ SOURCE_LIMIT = 64 * 1024
 #: limit (run_codec.CPU_LIMIT_S, 60 s, enforced in the sandbox by the kernel), so that a
 #: loaded machine does not fail an honest codec.
 WALL_LIMIT_S = 300.0
+#: Run in the compressor's sandbox once it is done with.
+WIPE = """
+find . -mindepth 1 -delete
+parent=$(dirname "$PWD")
+for folder in "$HOME" "$TMPDIR"; do
+    case "$folder" in "$parent"/?*) find "$folder" -mindepth 1 -delete ;; esac
+done
+"""
 #: Inputs that must round-trip but are not measured: the corners of "any bytes".
 EDGE_CASES = {
     "empty.bin": b"",
@@ -302,6 +310,10 @@ def packed(submission: Submission, source: bytes, files: dict[str, bytes]) -> di
             out[name] = submission.read_file(f"out/{name}.z")
         except Exception as exc:
             out[name] = f"compress({name}) wrote no output: {exc}"
+    # Nothing of this sandbox is needed any more. Where sandboxes share a file system (the local
+    # backend) a decoder could reach it by path: wipe the app dir (the originals with it) and the
+    # sandbox's own HOME and TMPDIR, which live beside the app dir there (never anything else).
+    submission.exec(WIPE, timeout=60)
     return out
 
 
@@ -309,15 +321,18 @@ def packed(submission: Submission, source: bytes, files: dict[str, bytes]) -> di
 def unpacked(
     autolab_lab, autolab_task, submission: Submission, source: bytes, packed: dict[str, bytes | str]
 ) -> dict[str, bytes | str]:
-    """name -> the decompressed bytes, from a fresh sandbox that never saw the originals."""
-    blobs = {f"packed/{name}.z": blob for name, blob in packed.items() if isinstance(blob, bytes)}
-    fresh = autolab_lab.open_submission(autolab_task, {"codec.py": source, **blobs}, hidden=submission.hidden)
+    """name -> the decompressed bytes. Each file is decompressed in a fresh sandbox of its own
+    that holds the read-only files (samples/ removed), codec.py as submitted and that one
+    compressed file: the decoder never sees an original, a stash, or another file's data."""
     out: dict[str, bytes | str] = {}
-    try:
-        fresh.exec("rm -rf samples", timeout=30)
-        for name, blob in packed.items():
-            if not isinstance(blob, bytes):
-                continue
+    for name, blob in packed.items():
+        if not isinstance(blob, bytes):
+            continue
+        fresh = autolab_lab.open_submission(
+            autolab_task, {"codec.py": source, f"packed/{name}.z": blob}, hidden=submission.hidden
+        )
+        try:
+            fresh.exec("rm -rf samples", timeout=30)
             result = run_codec(fresh, "decompress", f"packed/{name}.z", f"unpacked/{name}")
             if not result.ok:
                 out[name] = failure(result, f"decompress({name}.z)")
@@ -326,8 +341,8 @@ def unpacked(
                 out[name] = fresh.read_file(f"unpacked/{name}")
             except Exception as exc:
                 out[name] = f"decompress({name}.z) wrote no output: {exc}"
-    finally:
-        fresh.close()
+        finally:
+            fresh.close()
     return out
 
 
