@@ -7,7 +7,8 @@ sections of all of them). Each file is compressed by ``codec.compress`` in its o
 (``run_codec.py``, CPU-time limit) in the submission's sandbox. Each compressed file is then
 taken to a fresh sandbox of its own that holds the pristine environment without samples/,
 ``codec.py`` as it was before the compressor ever ran, and that one compressed file: nothing
-else. There it is decompressed and the result compared byte for byte with the original here.
+else (the small edge cases share one). There it is decompressed and the result compared byte
+for byte with the original here.
 
 The total compressed size in bits over the total original size in bytes is reported (bits per
 byte); the metric divides the total compressed size by that of zlib level 6 on the same files
@@ -278,10 +279,12 @@ def run_codec(sandbox: Submission, direction: str, source: str, target: str):
 
 
 def failure(result, what: str) -> str:
+    if result.exit_code == 128 + 24:  # SIGXCPU (the local backend also calls it a timeout)
+        return f"{what}: ran past the CPU-time limit of 60 s and was stopped"
     if result.timed_out:
         return f"{what}: ran past the wall-clock limit of {WALL_LIMIT_S:.0f} s"
-    if result.exit_code in (128 + 24, 128 + 9):  # SIGXCPU, then SIGKILL
-        return f"{what}: ran past the CPU-time limit of 60 s (killed, {result.describe()})"
+    if result.exit_code == 128 + 9:
+        return f"{what}: killed (SIGKILL: the CPU-time limit of 60 s, or memory)"
     return f"{what}: failed ({result.describe()}):\n{result.output[-2000:]}"
 
 
@@ -319,28 +322,33 @@ def packed(submission: Submission, source: bytes, files: dict[str, bytes]) -> di
 
 @pytest.fixture(scope="module")
 def unpacked(
-    autolab_lab, autolab_task, submission: Submission, source: bytes, packed: dict[str, bytes | str]
+    autolab_lab, autolab_task, submission: Submission, source: bytes, files: dict[str, bytes], packed
 ) -> dict[str, bytes | str]:
-    """name -> the decompressed bytes. Each file is decompressed in a fresh sandbox of its own
-    that holds the read-only files (samples/ removed), codec.py as submitted and that one
-    compressed file: the decoder never sees an original, a stash, or another file's data."""
+    """name -> the decompressed bytes. Each corpus file is decompressed in a fresh sandbox of its
+    own that holds the read-only files (samples/ removed), codec.py as submitted and that one
+    compressed file: the decoder never sees an original, a stash, or another file's data. The
+    small edge cases, which are not measured, share one."""
     out: dict[str, bytes | str] = {}
-    for name, blob in packed.items():
-        if not isinstance(blob, bytes):
+    for group in [[name] for name in files] + [list(EDGE_CASES)]:
+        blobs = {name: packed[name] for name in group if isinstance(packed.get(name), bytes)}
+        if not blobs:
             continue
         fresh = autolab_lab.open_submission(
-            autolab_task, {"codec.py": source, f"packed/{name}.z": blob}, hidden=submission.hidden
+            autolab_task,
+            {"codec.py": source, **{f"packed/{name}.z": blob for name, blob in blobs.items()}},
+            hidden=submission.hidden,
         )
         try:
             fresh.exec("rm -rf samples", timeout=30)
-            result = run_codec(fresh, "decompress", f"packed/{name}.z", f"unpacked/{name}")
-            if not result.ok:
-                out[name] = failure(result, f"decompress({name}.z)")
-                continue
-            try:
-                out[name] = fresh.read_file(f"unpacked/{name}")
-            except Exception as exc:
-                out[name] = f"decompress({name}.z) wrote no output: {exc}"
+            for name in blobs:
+                result = run_codec(fresh, "decompress", f"packed/{name}.z", f"unpacked/{name}")
+                if not result.ok:
+                    out[name] = failure(result, f"decompress({name}.z)")
+                    continue
+                try:
+                    out[name] = fresh.read_file(f"unpacked/{name}")
+                except Exception as exc:
+                    out[name] = f"decompress({name}.z) wrote no output: {exc}"
         finally:
             fresh.close()
     return out
