@@ -2,7 +2,9 @@
 
 ::
 
-    autolab report RUN_DIR [RUN_DIR ...] [--json PATH]
+    autolab report RUN_DIR [RUN_DIR ...] [--json PATH] [--markdown PATH] [--html PATH] [--check]
+    autolab list [PATH ...] [--json | --markdown]
+    autolab image tag
     autolab image build [--force] [--method auto|dockerfile|debootstrap]
     autolab image status
     autolab sweep [--all | --run RUN_ID]
@@ -19,6 +21,7 @@ import argparse
 import sys
 import time
 from collections.abc import Sequence
+from typing import Any
 
 from .sandboxes import SandboxError
 
@@ -116,22 +119,145 @@ def sweep(args: argparse.Namespace) -> int:
 
 
 def report(args: argparse.Namespace) -> int:
-    """Print the table of one or more run directories (merged: a CI matrix's jobs)."""
+    """Print the table of one or more run directories, merged by agent (a CI matrix's jobs)."""
     from pathlib import Path
 
-    from .report import format_table, load_results, summarize
-    from .results import atomic_write_json
+    from .report import (
+        format_comparison,
+        format_markdown,
+        format_table,
+        harness_failures,
+        load_runs,
+        summarize,
+    )
+    from .results import atomic_write_json, atomic_write_text
 
     try:
-        results = load_results([Path(p) for p in args.runs])
+        groups, notes = load_runs([Path(p) for p in args.runs])
     except (FileNotFoundError, ValueError) as exc:
         print(f"autolab report: {exc}", file=sys.stderr)
         return 2
-    for line in format_table(results):
-        _say(line)
+    for group in groups:
+        if len(groups) > 1:
+            _say(f"== {group.label} ==")
+        for line in format_table(group.results):
+            _say(line)
+        _say("")
+    if len(groups) > 1:
+        _say("== comparison (reward) ==")
+        for line in format_comparison(groups):
+            _say(line)
+        _say("")
+    for note in notes:
+        _say(note)
     if args.json:
-        atomic_write_json(Path(args.json), summarize(results))
+        if len(groups) == 1:
+            document = {
+                "agent": groups[0].label,
+                **summarize(groups[0].results),
+                "not_run": groups[0].not_run,
+            }
+        else:
+            document = {
+                "groups": [{"agent": g.label, **summarize(g.results), "not_run": g.not_run} for g in groups]
+            }
+        atomic_write_json(Path(args.json), {**document, "merged": notes})
         _say(f"summary: {args.json}")
+    if args.markdown:
+        text = format_markdown(groups, notes)
+        if args.markdown == "-":
+            sys.stdout.write(text)
+        else:
+            atomic_write_text(Path(args.markdown), text)
+            _say(f"markdown: {args.markdown}")
+    if args.html:
+        from .html_report import render_html
+
+        atomic_write_text(Path(args.html), render_html(groups, notes, base=Path(args.html).resolve().parent))
+        _say(f"html: {args.html}")
+    if args.check:
+        failures = [f"{g.label}: {line}" for g in groups for line in harness_failures(g)]
+        for line in failures:
+            print(f"autolab report: harness failure: {line}", file=sys.stderr)
+        if failures:
+            return 1
+    return 0
+
+
+def list_tasks(args: argparse.Namespace) -> int:
+    """The task catalogue (a CI matrix): name, axis, metric, budgets, languages."""
+    import json
+    from pathlib import Path
+
+    from .tasks import TaskFileError, load_task, task_languages
+
+    folders: list[Path] = []
+    for given in args.paths or ["tasks"]:
+        path = Path(given)
+        if (path / "task.toml").is_file():
+            folders.append(path)
+        elif path.is_dir() and any(path.glob("*/task.toml")):
+            folders.extend(sorted(p.parent for p in path.glob("*/task.toml")))
+        else:
+            print(f"autolab list: {path}: not a task folder nor a folder of tasks", file=sys.stderr)
+            return 2
+    rows: list[dict[str, Any]] = []
+    status = 0
+    for folder in dict.fromkeys(folders):
+        try:
+            task = load_task(folder)
+        except TaskFileError as exc:
+            print(f"autolab list: {exc}", file=sys.stderr)
+            status = 2
+            continue
+        tags = task.config.get("metadata", {}).get("tags", [])
+        rows.append(
+            {
+                "name": task.name,
+                "path": str(folder),
+                "axis": task.axis,
+                "metric": task.metric,
+                "direction": task.direction,
+                "scale": task.scale,
+                "baseline": task.baseline,
+                "reference": task.reference,
+                "time_budget_s": task.agent_timeout_s,
+                "max_evaluations": task.max_evaluations,
+                "verifier_timeout_s": task.verifier_timeout_s,
+                "cpus": task.cpus,
+                "memory_mb": task.memory_mb,
+                "languages": task_languages(task),
+                "tags": list(tags) if isinstance(tags, list) else [],
+            }
+        )
+    if args.json:
+        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+        return status
+    if args.markdown:
+        _say("| task | axis | metric | baseline | reference | budget | evaluations | languages |")
+        _say("|---|---|---|---:|---:|---:|---:|---|")
+        for r in rows:
+            _say(f"| {r['name']} | {r['axis']} | {r['metric']} ({r['direction']}, {r['scale']}) | "
+                 f"{r['baseline']:g} | {r['reference']:g} | {r['time_budget_s']:.0f} s | "
+                 f"{r['max_evaluations']} | {', '.join(r['languages'])} |")  # fmt: skip
+        return status
+    header = ("task", "axis", "metric", "budget", "evals", "languages")
+    table = [header] + [
+        (r["name"], r["axis"], f"{r['metric']} ({r['direction']})", f"{r['time_budget_s']:.0f}s",
+         str(r["max_evaluations"]), ",".join(r["languages"]))
+        for r in rows
+    ]  # fmt: skip
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    for row in table:
+        _say("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+    return status
+
+
+def image_tag(args: argparse.Namespace) -> int:
+    """Print the base image's tag (the hash of its definition): for `docker save` in CI."""
+    from .sandboxes.images import BaseDefinition
+
+    _say(BaseDefinition.load().tag)
     return 0
 
 
@@ -209,7 +335,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     report_cmd.add_argument("runs", nargs="+", metavar="RUN_DIR", help="a run directory or a result.json")
     report_cmd.add_argument("--json", metavar="PATH", help="also write the merged summary JSON here")
+    report_cmd.add_argument("--markdown", metavar="PATH", help="also write it as Markdown (- for stdout), "
+                            "e.g. for $GITHUB_STEP_SUMMARY")  # fmt: skip
+    report_cmd.add_argument("--html", metavar="PATH", help="also write a self-contained HTML report")
+    report_cmd.add_argument(
+        "--check", action="store_true",
+        help="exit 1 when the harness failed a task (status error, invalid_task or incomplete, or a "
+        "task not run); an agent's wrong answer or timeout is a result, not a failure",
+    )  # fmt: skip
     report_cmd.set_defaults(func=report)
+
+    list_cmd = commands.add_parser("list", help="list the tasks (the matrix of a CI run)")
+    list_cmd.add_argument(
+        "paths", nargs="*", metavar="PATH", help="task folders or folders of tasks (default: tasks)"
+    )
+    list_form = list_cmd.add_mutually_exclusive_group()
+    list_form.add_argument("--json", action="store_true", help="one JSON object per task")
+    list_form.add_argument("--markdown", action="store_true", help="a Markdown table")
+    list_cmd.set_defaults(func=list_tasks)
 
     image = commands.add_parser("image", help="the Docker images tasks run in")
     image_commands = image.add_subparsers(dest="image_command", required=True, metavar="COMMAND")
@@ -221,6 +364,8 @@ def build_parser() -> argparse.ArgumentParser:
         "(auto: dockerfile where the registry answers)",
     )  # fmt: skip
     build.set_defaults(func=image_build)
+    tag = image_commands.add_parser("tag", help="print the base image's tag (docker save/load in CI)")
+    tag.set_defaults(func=image_tag)
     status = image_commands.add_parser("status", help="show the base and task images and containers")
     status.set_defaults(func=image_status)
 

@@ -32,7 +32,7 @@ from . import __version__, scoring
 from .agents import Agent, AgentContext, AgentError, AgentOutcome, load_agent
 from .evaluation import Evaluation, run_verifier
 from .ledger import Ledger, hidden_curve, improvement_entries, snapshot_hash
-from .measure import Counts, callgrind
+from .measure import MODEL_CACHE, Counts, callgrind
 from .results import FINISHED, TaskResult, atomic_write_json, atomic_write_text, load_result, write_files
 from .sandboxes import ExecResult, Sandbox, SandboxBackend, SandboxError, SnapshotError, get_backend
 from .tasks import Task
@@ -164,7 +164,9 @@ def _describe_exception(exc: BaseException) -> str:
 
 def hidden_seed(run_seed: int, task: Task) -> int:
     """The seed of a task's hidden inputs: derived from the run's seed, never the public one."""
-    digest = hashlib.sha256(f"{run_seed}:{task.name}".encode()).digest()
+    # Each attempt (--autolab-attempts) has a seed stream of its own.
+    key = f"{run_seed}:{task.name}" + (f":{task.attempt}" if task.attempt else "")
+    digest = hashlib.sha256(key.encode()).digest()
     seed = int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
     return seed + 1 if seed == task.public_seed else seed
 
@@ -190,6 +192,8 @@ def run_metadata(settings: RunSettings) -> dict[str, Any]:
             "hostname": platform.node(),
         },
         "argv": redact_argv(sys.argv),
+        # The one model machine that every simulated cycle count of the run is counted on.
+        "cache_model": MODEL_CACHE.to_json(),
     }
 
 
@@ -226,6 +230,8 @@ class Verdict:
     #: "nodeid: message" of every failing test.
     failures: list[str] = dataclasses.field(default_factory=list)
     metric: float | None = None
+    #: How the metric was measured (``record_metric(value, details=...)``): tool, cache model, ...
+    metric_details: dict[str, Any] = dataclasses.field(default_factory=dict)
     #: Verifier tests that did not run (a selection, -x): the task is then not scored.
     missing: list[str] = dataclasses.field(default_factory=list)
     #: The final result, once known (scored, or carried over, or a failed run).
@@ -304,7 +310,7 @@ class Lab:
             self.notes.append(note)
 
     def task_dir(self, task: Task) -> Path:
-        return self.settings.run_dir / task.name
+        return self.settings.run_dir / task.run_name
 
     def hidden_folders(self) -> list[Path]:
         """What the local sandbox hides from commands: this run's directory, and the folder
@@ -361,12 +367,12 @@ class Lab:
     def agent_run(self, task: Task) -> AgentRun:
         """Run the agent on ``task`` once (cached): provision, loop, snapshot."""
         with self._lock:
-            if task.name not in self._runs:
+            if task.run_name not in self._runs:
                 run = self._run_agent(task)
                 if run.ledger is not None and run.status != "error":
                     run.hidden_loop = self.reverify_improvements(task, run.ledger, run.budget.get("time_s", 0.0))
-                self._runs[task.name] = run
-            return self._runs[task.name]
+                self._runs[task.run_name] = run
+            return self._runs[task.run_name]
 
     def reverify_improvements(self, task: Task, ledger: Ledger, budget_s: float) -> dict[str, Any]:
         """Verify the snapshots where the loop's best-so-far curve rose again, on the hidden
@@ -403,7 +409,7 @@ class Lab:
         return figures
 
     def _run_agent(self, task: Task) -> AgentRun:
-        self.loops_run[task.name] = self.loops_run.get(task.name, 0) + 1
+        self.loops_run[task.run_name] = self.loops_run.get(task.run_name, 0) + 1
         run_json = self.settings.run_dir / "run.json"
         if not run_json.exists():
             # Written up front so that an interrupted run can be found and resumed.
@@ -430,6 +436,11 @@ class Lab:
         self._note_backend()
 
         ledger = Ledger(folder)
+        # For the live progress lines (progress.py): the loop's budget and start.
+        from .progress import PROGRESS_FILE
+
+        atomic_write_json(folder / PROGRESS_FILE, {"task": task.run_name, "started": time.time(),
+                          "budget_s": budget.time_s, "max_evaluations": budget.max_evaluations})  # fmt: skip
         tools = LabTools(
             task=task,
             sandbox=sandbox,
@@ -584,6 +595,7 @@ class Lab:
             reference=task.reference,
             ref_reward=task.ref_reward,
             seed=hidden_seed(self.settings.seed, task),
+            attempt=task.attempt,
             sandbox=self._backend.name if self._backend else self.settings.sandbox,
             finished_at=_now(),
             notes=list(self.notes),
@@ -634,6 +646,7 @@ class Lab:
             result.status = "scored"
             result.correct = True
             result.metric = verdict.metric
+            result.measurement = dict(verdict.metric_details)
             result.n = scoring.normalized_score(
                 verdict.metric, task.baseline, task.reference, scale=task.scale
             )
@@ -656,7 +669,7 @@ class Lab:
     def record(self, result: TaskResult) -> None:
         """Write result.json atomically (not for resumed results: they are on disk)."""
         if not result.resumed:
-            atomic_write_json(self.task_dir_named(result.task) / "result.json", result.to_json())
+            atomic_write_json(self.task_dir_named(result.run_name) / "result.json", result.to_json())
 
     def close(self) -> None:
         """Release the backend's resources (a Docker client's connections)."""
@@ -667,4 +680,3 @@ class Lab:
 
     def task_dir_named(self, name: str) -> Path:
         return self.settings.run_dir / name
-

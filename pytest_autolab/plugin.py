@@ -7,20 +7,24 @@ pytest process, registered in ``pytest_configure``.
 Data flow under xdist: the controller decides the run (id, folder, seed) and
 sends it to the workers; each worker runs the agent loop of the tasks it is
 given (a task's tests stay on one worker: see scheduling.py), scores them and
-puts the result on a test report (``user_properties``); the controller
-collects those reports, prints the table and writes summary.json.
+puts the result on a test report (an ``autolab_result`` attribute: xdist sends a report's
+``__dict__`` and ``TestReport(**extra)`` keeps it); the controller collects those reports,
+prints the table, writes summary.json and puts each task's n, metric, reward and status in
+the JUnit XML as suite properties (xunit2 allows no properties on test cases).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
+import html
 import json
 import math
 import random
 import secrets
 import time
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -28,10 +32,11 @@ import pytest
 
 from .agents import AgentError, load_agent, resolve_agent
 from .lab import Lab, RunSettings, Submission, Verdict, run_metadata
+from .progress import ProgressWatcher, open_terminal_writer
 from .report import format_table, summarize
 from .results import TaskResult, atomic_write_json, load_result
 from .sandboxes import SandboxError, sweep_run
-from .tasks import Task, TaskFileError, find_task_dir, load_task
+from .tasks import Task, TaskFileError, attempt_name, find_task_dir, load_task
 from .validation import ValidationPlugin, collect_items
 
 __all__ = ["AutolabPlugin"]
@@ -111,6 +116,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="score the agent's final files (default, as AutoLab) or its best evaluated snapshot",
     )
     group.addoption(
+        "--autolab-attempts",
+        metavar="K",
+        type=int,
+        default=1,
+        help="run each task's agent loop K times independently (own sandbox, seed stream and "
+        "folder <task>@<k>); the summary gives mean ± standard error and best of K",
+    )
+    group.addoption(
+        "--autolab-progress",
+        default="on",
+        choices=("on", "off"),
+        help="print a line per running task as its loop moves (evaluations, best n) and as it "
+        "finishes, also under -n N (default on)",
+    )
+    group.addoption(
         "--autolab-validate",
         action="store_true",
         default=False,
@@ -131,12 +151,65 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--autolab-run-id", metavar="ID", default=None, help=argparse.SUPPRESS)
     group.addoption("--autolab-evaluate-seed", metavar="N", type=int, default=None, help=argparse.SUPPRESS)
     _OPTION_DEFAULTS.update({option.dest: option.default for option in group.options})
+    for dest, (kind, what) in INI_OPTIONS.items():
+        parser.addini(dest, f"default of --{dest.replace('_', '-')}: {what}", type=kind, default=None)
+
+
+#: The options a project may set in its ini file (pyproject.toml's [tool.pytest.ini_options],
+#: pytest.ini, tox.ini, setup.cfg): ``autolab_sandbox = "docker"``. The command line wins.
+INI_OPTIONS: dict[str, tuple[Any, str]] = {
+    "autolab_agent": ("string", "the agent to benchmark"),
+    "autolab_agent_option": ("linelist", "KEY=VALUE options of the agent, one a line"),
+    "autolab_sandbox": ("string", "auto, docker or local"),
+    "autolab_run_dir": ("string", "the run directory (relative to the ini file's folder)"),
+    "autolab_results": ("string", "also write the summary JSON here (relative to the ini file's folder)"),
+    "autolab_budget_scale": ("string", "multiply every task's budget"),
+    "autolab_seed": ("string", "the seed of the hidden inputs"),
+    "autolab_submit": ("string", "final or best"),
+    "autolab_attempts": ("string", "independent runs of each task's loop"),
+}
+
+
+def option(config: pytest.Config, dest: str) -> Any:
+    """An autolab option: the command line's value if given, else the ini file's, else the default."""
+    value = config.getoption(dest)
+    if dest not in INI_OPTIONS or value != _OPTION_DEFAULTS.get(dest, value):
+        return value
+    try:
+        raw = config.getini(dest)
+    except ValueError:  # not registered (a config made without this plugin's addoption)
+        return value
+    if raw is None or raw == "" or raw == []:
+        return value
+    flag = f"{dest} (ini)"
+    if dest == "autolab_agent_option":
+        return [str(line) for line in raw]
+    text = str(raw).strip()
+    if dest in ("autolab_run_dir", "autolab_results"):
+        base = config.inipath.parent if config.inipath else config.rootpath
+        return str(base / text)
+    if dest == "autolab_budget_scale":
+        try:
+            return float(text)
+        except ValueError:
+            raise pytest.UsageError(f"{flag}: {text!r} is not a number") from None
+    if dest in ("autolab_seed", "autolab_attempts"):
+        try:
+            return int(text)
+        except ValueError:
+            raise pytest.UsageError(f"{flag}: {text!r} is not an integer") from None
+    choices = {"autolab_sandbox": ("auto", "docker", "local"), "autolab_submit": ("final", "best")}
+    if dest in choices and text not in choices[dest]:
+        raise pytest.UsageError(f"{flag}: {text!r}: expected one of {', '.join(choices[dest])}")
+    return text
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "docker: needs a running Docker engine")
     state = AutolabPlugin(config)
     config.pluginmanager.register(state, PLUGIN_NAME)
+    if state.active and config.pluginmanager.hasplugin("html"):
+        config.pluginmanager.register(HtmlReportHooks(state), "autolab-html")
     if config.getoption("autolab_validate"):
         if config.getoption("autolab_validate_repeat") < 1:
             raise pytest.UsageError("--autolab-validate-repeat: expected an integer >= 1")
@@ -189,7 +262,9 @@ def _preflight_agent(name: str, options: dict[str, str]) -> None:
 
 def _settings_from_options(config: pytest.Config, *, preflight: bool = False) -> RunSettings:
     """The controller's (or a single process's) view of the run."""
-    opt = config.getoption
+    def opt(dest: str) -> Any:
+        return option(config, dest)
+
     options: dict[str, str] = {}
     for item in opt("autolab_agent_option"):
         key, sep, value = item.partition("=")
@@ -288,6 +363,7 @@ class AutolabPlugin:
         self.unexpanded: dict[str, set[str]] = {}
         #: Verifier tests whose setup started in this process.
         self.tests_started: set[str] = set()
+        self.progress: ProgressWatcher | None = None
 
     @property
     def lab(self) -> Lab:
@@ -305,9 +381,28 @@ class AutolabPlugin:
         return self.tasks[task_dir]
 
     def verdict_for(self, task: Task) -> Verdict:
-        if task.name not in self.verdicts:
-            self.verdicts[task.name] = Verdict(task)
-        return self.verdicts[task.name]
+        if task.run_name not in self.verdicts:
+            self.verdicts[task.run_name] = Verdict(task)
+        return self.verdicts[task.run_name]
+
+    @property
+    def attempts(self) -> int:
+        k = int(option(self.config, "autolab_attempts"))
+        if k < 1:
+            raise pytest.UsageError(f"--autolab-attempts {k}: expected an integer >= 1")
+        return k
+
+    def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
+        # K attempts: the module-scoped task fixture (and so the loop, the submission and every
+        # verifier test) once per attempt, grouped by attempt.
+        if not self.active or self.evaluate_dir or "autolab_task" not in metafunc.fixturenames:
+            return
+        if self.config.getoption("autolab_validate") or self.attempts == 1:
+            return
+        k = self.attempts
+        metafunc.parametrize(
+            "autolab_task", range(1, k + 1), indirect=True, scope="module", ids=[f"attempt-{i}" for i in range(1, k + 1)]
+        )
 
     # -- xdist ------------------------------------------------------------------------------
 
@@ -348,7 +443,7 @@ class AutolabPlugin:
         s = self.settings
         if config.getoption("autolab_validate"):
             return [f"autolab: validating tasks (sandbox={s.sandbox} seed={s.seed}); run dir {s.run_dir}"]
-        if self.evaluate_dir or not config.getoption("autolab_agent"):
+        if self.evaluate_dir or not option(config, "autolab_agent"):
             return None
         return [
             f"autolab: agent={s.agent} sandbox={s.sandbox} budget-scale={s.budget_scale:g} "
@@ -395,9 +490,12 @@ class AutolabPlugin:
                     pending.add(node.nodeid)
         return report
 
-    def missing_tests(self, task_name: str) -> list[str]:
-        """Verifier tests of the task that did not run (yet) in this process."""
-        missing = self.verifier_tests.get(task_name, set()) - self.tests_started
+    def missing_tests(self, task_name: str, attempt: int = 0) -> list[str]:
+        """Verifier tests of the task (of one attempt) that did not run (yet) in this process."""
+        tests = self.verifier_tests.get(task_name, set())
+        if attempt:
+            tests = {t for t in tests if f"attempt-{attempt}" in t.rpartition("[")[2]}
+        missing = tests - self.tests_started
         return sorted(missing | self.unexpanded.get(task_name, set()))
 
     def pytest_runtest_logstart(self, nodeid: str, location: Any) -> None:
@@ -463,7 +561,7 @@ class AutolabPlugin:
                 )
                 _attach(item, report, result)
             return report
-        verdict = self.verdicts.get(name)
+        verdict = self.verdicts.get(attempt_name(name, _attempt_of(item)))
         if verdict is None:
             return report
         if report.failed and (verdict.result is None or report.when == "call"):
@@ -477,35 +575,62 @@ class AutolabPlugin:
         # The controller of an xdist run collects nothing: learn the tasks from their reports.
         if (name := self._task_of_nodeid(report.nodeid)) is not None:
             self.task_names_seen.add(name)
-        for key, value in report.user_properties:
-            if key == "autolab.result" and isinstance(value, str):
-                result = TaskResult.from_json(json.loads(value))
-                self.results[result.task] = result
+        data = getattr(report, REPORT_ATTRIBUTE, None)
+        if isinstance(data, dict):
+            result = TaskResult.from_json(data)
+            self.results[result.run_name] = result
 
     # -- end of session ---------------------------------------------------------------------
 
     def _collect_missing_results(self) -> None:
         # A task whose result did not travel on a report (a crashed worker): read it from disk.
-        for name in sorted(self.task_names_seen - set(self.results)):
+        k = self.attempts
+        names = [attempt_name(t, i) for t in self.task_names_seen for i in ([0] if k == 1 else range(1, k + 1))]
+        for name in sorted(set(names) - set(self.results)):
             path = self.settings.run_dir / name / "result.json"
             if path.exists():
                 result = load_result(path)
                 if result is not None:
                     self.results[name] = result
 
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        config = self.config
+        if (
+            not self.active
+            or self.evaluate_dir
+            or _is_worker(config)
+            or config.getoption("autolab_validate")
+            or config.getoption("autolab_progress") == "off"
+            or config.getoption("collectonly")
+        ):
+            return
+        self.progress = ProgressWatcher(self.settings.run_dir, open_terminal_writer(config))
+        self.progress.start()
+
+    def _stop_progress(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+            stream = getattr(self.progress.write, "stream", None)
+            if stream is not None:
+                stream.close()
+            self.progress = None
+
     def pytest_unconfigure(self, config: pytest.Config) -> None:
+        self._stop_progress()
         if self._lab is not None:
             self._lab.close()  # the engine client's connections, not the results
 
+    @pytest.hookimpl(tryfirst=True)  # before junitxml writes its file
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if self.evaluate_dir:
             self._finish_evaluation()
             return
+        self._stop_progress()
         # Results a worker could not attach to a report (a module's last test errored after
         # scoring): make sure they are on disk at least.
         for verdict in self.verdicts.values():
             if verdict.result is None and verdict.failures and self._lab is not None:
-                verdict.missing = self.missing_tests(verdict.task.name)
+                verdict.missing = self.missing_tests(verdict.task.name, verdict.task.attempt)
                 verdict.result = self.lab.score(verdict.task, verdict, None)
                 self.lab.record(verdict.result)
         if _is_worker(self.config):
@@ -515,15 +640,32 @@ class AutolabPlugin:
             return
         summary = summarize(self.results.values())
         summary["not_run"] = self.tasks_not_run()
+        self._junit_properties(summary)
         run_dir = self.settings.run_dir
         metadata = run_metadata(self.settings)
         metadata["finished_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         atomic_write_json(run_dir / "run.json", metadata)
         atomic_write_json(run_dir / "summary.json", {"run_id": self.settings.run_id, **summary})
-        extra = self.config.getoption("autolab_results")
+        extra = option(self.config, "autolab_results")
         if extra:
             atomic_write_json(Path(extra), {"run_id": self.settings.run_id, **summary})
         sweep_run(self.settings.run_id)
+
+    def _junit_properties(self, summary: dict[str, Any]) -> None:
+        """The results as properties of the JUnit XML's test suite (when --junitxml is given)."""
+        from _pytest.junitxml import xml_key
+
+        xml = self.config.stash.get(xml_key, None)
+        if xml is None:
+            return
+        xml.add_global_property("autolab.run_id", self.settings.run_id)
+        xml.add_global_property("autolab.agent", self.settings.agent)
+        xml.add_global_property("autolab.mean_reward", f"{summary['mean_reward']:.6g}")
+        for result in sorted(self.results.values(), key=lambda r: r.task):
+            for key, value in junit_properties(result):  # autolab.<task>[@k].<what>
+                xml.add_global_property(key, value)
+        if summary["not_run"]:
+            xml.add_global_property("autolab.not_run", " ".join(summary["not_run"]))
 
     def _finish_evaluation(self) -> None:
         out = self.config.getoption("autolab_evaluate_out")
@@ -540,7 +682,7 @@ class AutolabPlugin:
 
     def tasks_not_run(self) -> list[str]:
         """Selected tasks that ended without a result (the session stopped before them)."""
-        return sorted(self.tasks_selected - set(self.results))
+        return sorted(self.tasks_selected - {r.task for r in self.results.values()})
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.evaluate_dir or self.config.option.collectonly or not (self.results or self.tasks_selected):
@@ -578,15 +720,73 @@ class AutolabPlugin:
         tr.write_line(f"results: {self.settings.run_dir}")
 
 
+#: The attribute of a test report that carries a task's result (result.json's dict).
+REPORT_ATTRIBUTE = "autolab_result"
+
+
 def _attach(item: pytest.Item, report: pytest.TestReport, result: TaskResult) -> None:
     # Plain builtins only: xdist's execnet serialiser refuses anything else.
-    props = [
-        ("autolab.reward", float(result.reward)),
-        ("autolab.status", result.status),
-        ("autolab.result", json.dumps(result.to_json())),
-    ]
-    report.user_properties.extend(props)
-    item.user_properties.extend(props)
+    setattr(report, REPORT_ATTRIBUTE, result.to_json())
+
+
+def junit_properties(result: TaskResult) -> list[tuple[str, str]]:
+    """``autolab.<task>.status|n|metric|reward|...`` for one task; a value never measured is left out."""
+    values: dict[str, object] = {
+        "status": result.status,
+        "axis": result.axis,
+        "metric_name": result.metric_name,
+        "metric": result.metric,
+        "n": result.n,
+        "reward": result.reward,
+        "evaluations": result.evaluations,
+    }
+    return [(f"autolab.{result.run_name}.{key}", f"{v:.10g}" if isinstance(v, float) else str(v))
+            for key, v in values.items() if v is not None and v != ""]  # fmt: skip
+
+
+def result_of_report(report: pytest.TestReport) -> TaskResult | None:
+    """The task result a test report carries (one report per task), or None."""
+    data = getattr(report, REPORT_ATTRIBUTE, None)
+    return TaskResult.from_json(data) if isinstance(data, dict) else None
+
+
+class HtmlReportHooks:
+    """pytest-html's hook (registered only when it is installed): the autolab table above its
+    results. (Not a column: pytest-html renders a row from the call report, and a task's result
+    is known only at the teardown of its last test.)"""
+
+    def __init__(self, state: AutolabPlugin) -> None:
+        self.state = state
+
+    def pytest_html_results_summary(
+        self, prefix: list[str], summary: list[str], postfix: list[str], session: Any
+    ) -> None:
+        results = list(self.state.results.values())
+        if not results:
+            return
+        head = ["task", "axis", "status", "metric", "n", "reward"]
+        rows = "".join(
+            "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in
+                             (r.task, r.axis, r.status, f"{_fmt(r.metric)} {r.metric_name}", _fmt(r.n), f"{r.reward:.3f}"))
+            + "</tr>"
+            for r in sorted(results, key=lambda r: r.task)
+        )  # fmt: skip
+        mean = summarize(results)["mean_reward"]
+        prefix.append(
+            f'<div class="autolab"><h2>autolab: agent {html.escape(self.state.settings.agent)}, mean reward '
+            f"{mean:.3f}</h2><table><tr>{''.join(f'<th>{h}</th>' for h in head)}</tr>{rows}</table></div>"
+        )
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4g}"
+
+
+def _attempt_of(item: pytest.Item) -> int:
+    """The attempt a test belongs to (--autolab-attempts), 0 without attempts."""
+    callspec = getattr(item, "callspec", None)
+    value = callspec.params.get("autolab_task") if callspec is not None else None
+    return value if isinstance(value, int) else 0
 
 
 def _failure_text(report: pytest.TestReport, limit: int = 1500) -> str:
@@ -653,6 +853,9 @@ def autolab_task(request: pytest.FixtureRequest) -> Task:
     task = _state(request.config).task_at(task_dir)
     if isinstance(task, TaskFileError):
         raise task
+    attempt = getattr(request, "param", None)
+    if isinstance(attempt, int):  # --autolab-attempts: one independent run of the loop
+        task = dataclasses.replace(task, attempt=attempt)
     return task
 
 
@@ -716,24 +919,27 @@ def submission(
     finally:
         with lab.harness_warnings():
             sub.close()
-            verdict.missing = state.missing_tests(task.name)
+            verdict.missing = state.missing_tests(task.name, task.attempt)
             verdict.result = lab.score(task, verdict, run, verify_time_s=time.monotonic() - started)
             if state.evaluate_dir is None:
                 lab.record(verdict.result)
 
 
 @pytest.fixture
-def record_metric(autolab_verdict: Verdict) -> Callable[[float], None]:
-    """Record the task's metric (once). Skips the test when the submission already failed."""
+def record_metric(autolab_verdict: Verdict) -> Callable[..., None]:
+    """Record the task's metric (once), and optionally how it was measured (``details``, a JSON
+    object kept in result.json as ``measurement``). Skips the test when the submission already
+    failed."""
     verdict = autolab_verdict
     if verdict.failures:
         pytest.skip("not measured: the submission already failed a correctness test")
 
-    def record(value: float) -> None:
+    def record(value: float, *, details: Mapping[str, Any] | None = None) -> None:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
             raise TypeError(f"record_metric: expected a finite number, got {value!r}")
         if verdict.metric is not None:
             raise RuntimeError(f"record_metric called twice ({verdict.metric!r}, then {value!r})")
         verdict.metric = float(value)
+        verdict.metric_details = dict(details or {})
 
     return record

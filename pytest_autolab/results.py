@@ -58,6 +58,8 @@ class TaskResult:
     metric: float | None = None
     baseline: float | None = None
     reference: float | None = None
+    #: How the metric was measured, as the verifier recorded it (tool, events, cache model).
+    measurement: dict[str, Any] = dataclasses.field(default_factory=dict)
     #: n: 0 at the baseline, 1 at the reference, unclipped.
     n: float | None = None
     #: clip(ref_reward * n, 0, 1), or 0.
@@ -89,8 +91,15 @@ class TaskResult:
     finished_at: str = ""
     #: True when this result was carried over from an earlier, resumed run.
     resumed: bool = False
+    #: Which of --autolab-attempts K independent runs this is (1..K); 0 when K = 1.
+    attempt: int = 0
     #: What the harness noticed on the way (a backend fallback, a harness warning, orphans removed).
     notes: list[str] = dataclasses.field(default_factory=list)
+
+    @property
+    def run_name(self) -> str:
+        """The result's folder in its run directory: ``task``, or ``task@k`` for attempt k."""
+        return f"{self.task}@{self.attempt}" if self.attempt else self.task
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = _finite(dataclasses.asdict(self))

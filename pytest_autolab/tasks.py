@@ -28,8 +28,10 @@ __all__ = [
     "AXES",
     "Task",
     "TaskFileError",
+    "attempt_name",
     "find_task_dir",
     "load_task",
+    "task_languages",
 ]
 
 AXES = ("faster", "smarter", "smaller")
@@ -97,6 +99,13 @@ class Task:
     allow_internet: bool
     #: The whole parsed task.toml, for task-specific keys.
     config: Mapping[str, Any] = dataclasses.field(repr=False, compare=False)
+    #: Which of --autolab-attempts K independent runs this is (1..K); 0 when K = 1.
+    attempt: int = 0
+
+    @property
+    def run_name(self) -> str:
+        """The task's folder in a run directory: ``name``, or ``name@k`` for attempt k."""
+        return attempt_name(self.name, self.attempt)
 
     @property
     def toml_path(self) -> Path:
@@ -337,3 +346,20 @@ def load_task(task_dir: Path | str) -> Task:
         allow_internet=toml.boolean("environment.allow_internet", False),
         config=data,
     )
+
+
+#: File suffixes of the editable files and the language each is written in.
+_LANGUAGES = {".c": "c", ".h": "c", ".cc": "cpp", ".cpp": "cpp", ".hpp": "cpp", ".rs": "rust",
+              ".go": "go", ".py": "python", ".s": "assembly", ".asm": "assembly", ".json": "data",
+              ".npz": "data", ".npy": "data", ".csv": "data"}  # fmt: skip
+
+
+def attempt_name(name: str, attempt: int) -> str:
+    """``name`` for a single attempt (0), ``name@k`` for attempt k of several."""
+    return f"{name}@{attempt}" if attempt else name
+
+
+def task_languages(task: Task) -> list[str]:
+    """The languages of the files an agent may change (from their suffixes), in order of appearance."""
+    found = [_LANGUAGES.get(Path(rel).suffix.lower()) for rel in task.editable]
+    return list(dict.fromkeys(lang for lang in found if lang)) or ["other"]

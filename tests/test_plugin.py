@@ -53,6 +53,26 @@ class Garbage:
         ctx.tools.write_file("value.txt", "not a number\\n")
 
 
+class Stepper:
+    """Three evaluations: incorrect, halfway, at the reference."""
+    name = "stepper"
+    def run(self, ctx):
+        for value in ("oops", "31", "10"):
+            ctx.tools.write_file("value.txt", value + "\\n")
+            ctx.tools.evaluate()
+
+
+class Varying:
+    """Each loop leaves the next value of a list (a counter in varying.txt): attempts differ."""
+    name = "varying"
+    def run(self, ctx):
+        counter = Path(os.environ.get("AUTOLAB_TEST_COUNTER", "varying.txt"))
+        done = len(counter.read_text().split()) if counter.exists() else 0
+        with open(counter, "a") as f:
+            f.write(ctx.task.name + "\\n")
+        ctx.tools.write_file("value.txt", ("10", "100", "31")[done % 3] + "\\n")
+
+
 class Sleeper:
     """Uses tools past its deadline: stopped by BudgetExhausted, scored on what is there."""
     name = "sleeper"
@@ -270,13 +290,142 @@ def test_summary_json_holds_every_field_of_the_table(pytester: pytest.Pytester, 
     assert (run_dir / "toy" / "submission" / "value.txt").read_text() == "10\n"
 
 
-def test_rewards_travel_on_reports_into_junit_xml(pytester: pytest.Pytester, make_task: MakeTask) -> None:
-    make_task()
+def test_results_travel_from_xdist_workers_into_valid_xunit2_junit_xml_with_progress_lines(
+    pytester: pytest.Pytester, make_task: MakeTask, agents: str
+) -> None:
+    import xml.etree.ElementTree as ET
+
+    from .xunit2 import xunit2_errors
+
+    make_task("logtask")
+    make_task("bad", verifier=TOY_VERIFIER + "\n\ndef test_value_is_tiny(submission):\n    assert False, 'never'\n")
     xml = pytester.path / "junit.xml"
-    pytester.runpytest("tasks", "--autolab-agent=oracle", "--autolab-sandbox=local", f"--junitxml={xml}")
-    text = xml.read_text()
-    assert '<property name="autolab.reward" value="0.5"' in text
-    assert '<property name="autolab.status" value="scored"' in text
+    result = pytester.runpytest_subprocess(
+        "tasks", "-n", "2", f"--autolab-agent={agents}:Stepper", "--autolab-sandbox=local", f"--junitxml={xml}",
+        "-o", "junit_family=xunit2", "-p", "no:cacheprovider",
+    )  # fmt: skip
+    result.stdout.fnmatch_lines(["bad*incorrect*0.000*", "logtask*scored*0.500*"])
+    # The live progress lines (from the workers' ledgers, printed by the controller).
+    result.stdout.fnmatch_lines(
+        [
+            "autolab: logtask started (budget 1:00, 5 evaluations)",
+            "autolab: logtask  0:0?/1:00  evals ?/5  best n *  last: *",
+            "autolab: logtask finished: scored, n 1, reward 0.5, 3 evaluations",
+        ]
+    )
+    assert not [ln for ln in result.stdout.lines if "autolab: " in ln and not ln.startswith("autolab: ")]
+    lines = [ln for ln in result.stdout.lines if ln.startswith("autolab: logtask  ")]
+    assert lines[-1].endswith("evals 3/5  best n 1  last: scored, n 1"), lines
+    assert xunit2_errors(xml) == []
+    suite = ET.parse(xml).getroot().find("testsuite")
+    assert suite is not None
+    props = {p.get("name"): p.get("value") for p in suite.iter("property")}
+    assert {k: v for k, v in props.items() if k.startswith("autolab.logtask.")} == {
+        "autolab.logtask.status": "scored",
+        "autolab.logtask.axis": "smaller",
+        "autolab.logtask.metric_name": "value",
+        "autolab.logtask.metric": "10",
+        "autolab.logtask.n": "1",
+        "autolab.logtask.reward": "0.5",
+        "autolab.logtask.evaluations": "3",
+    }
+    assert props["autolab.bad.status"] == "incorrect"
+    assert "autolab.bad.n" not in props  # never measured: left out, not written as ""
+    assert props["autolab.agent"] == f"{agents}:Stepper"
+    assert props["autolab.mean_reward"] == "0.25"
+    assert props["autolab.bad.status"] == "incorrect"
+    assert not [case for case in suite.iter("testcase") if case.find("properties") is not None]
+
+
+def test_pytest_html_shows_the_autolab_results(pytester: pytest.Pytester, make_task: MakeTask) -> None:
+    pytest.importorskip("pytest_html", reason="pytest-html is not installed (the dev extra has it)")
+    make_task("logtask")
+    report = pytester.path / "report.html"
+    pytester.runpytest(
+        "tasks", "--autolab-agent=oracle", "--autolab-sandbox=local", f"--html={report}", "--self-contained-html"
+    ).assert_outcomes(passed=3)
+    text = report.read_text()
+    assert "autolab: agent oracle, mean reward 0.500" in text
+    assert "<td>logtask</td><td>smaller</td><td>scored</td><td>10 value</td><td>1</td><td>0.500</td>" in text
+
+
+def test_the_autolab_options_can_be_set_in_the_ini_file(pytester: pytest.Pytester, make_task: MakeTask) -> None:
+    make_task()
+    pytester.makeini(
+        """
+        [pytest]
+        autolab_agent = oracle
+        autolab_sandbox = local
+        autolab_budget_scale = 0.5
+        autolab_results = out/summary.json
+        """
+    )
+    result = pytester.runpytest("tasks")
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines(["autolab: agent=oracle sandbox=local budget-scale=0.5 *", "toy*scored*0.500*"])
+    assert json.loads((pytester.path / "out" / "summary.json").read_text())["mean_reward"] == 0.5
+    # The command line wins over the ini file.
+    pytester.runpytest("tasks", "--autolab-agent=nop").stdout.fnmatch_lines(["autolab: agent=nop *"])
+    pytester.makeini("[pytest]\nautolab_sandbox = vm\n")
+    result = pytester.runpytest("tasks")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*autolab_sandbox (ini): 'vm': expected one of auto, docker, local*"])
+
+
+def test_attempts_give_mean_standard_error_and_best_of_k(
+    pytester: pytest.Pytester, make_task: MakeTask, agents: str
+) -> None:
+    import math
+
+    make_task("toy", **{"autolab.scale": "linear"})
+    result = pytester.runpytest("tasks", "--autolab-agent=oracle", "--autolab-sandbox=local", "--autolab-attempts=3")
+    result.assert_outcomes(passed=7)  # the schema once, each verifier test once per attempt
+    result.stdout.fnmatch_lines(
+        [
+            "toy@1*scored*1.000*",
+            "toy@2*scored*1.000*",
+            "toy@3*scored*1.000*",
+            "attempts: 3 per task: mean ± standard error, best of 3",
+            "  toy: reward 1.000 ± 0.000, best of 3 1.000",
+            "overall: reward 1.000 ± 0.000, best of 3 1.000",
+        ]
+    )
+    summary = read_summary(pytester.path)
+    assert summary["attempts"]["tasks"]["toy"] == {
+        "attempts": 3, "rewards": [1.0, 1.0, 1.0], "mean": 1.0, "stderr": 0.0, "best": 1.0
+    }  # fmt: skip
+    run_dir = next((pytester.path / ".autolab" / "runs").iterdir())
+    seeds = {json.loads((run_dir / f"toy@{k}" / "result.json").read_text())["seed"] for k in (1, 2, 3)}
+    assert len(seeds) == 3  # a seed stream per attempt
+
+    import shutil
+
+    shutil.rmtree(pytester.path / ".autolab")
+    result = pytester.runpytest(
+        "tasks", f"--autolab-agent={agents}:Varying", "--autolab-sandbox=local", "--autolab-attempts=3"
+    )
+    result.stdout.fnmatch_lines(["toy@1*scored*1.000*", "toy@2*scored*0.000*", "toy@3*scored*0.*"])
+    stats = read_summary(pytester.path)["attempts"]
+    rewards = stats["tasks"]["toy"]["rewards"]
+    assert rewards[:2] == [1.0, 0.0]
+    assert 0 < rewards[2] < 1
+    mean = sum(rewards) / 3
+    stderr = math.sqrt(sum((r - mean) ** 2 for r in rewards) / 2) / math.sqrt(3)
+    assert stats["tasks"]["toy"]["mean"] == pytest.approx(mean)
+    assert stats["tasks"]["toy"]["stderr"] == pytest.approx(stderr)
+    assert stats["best_of_k"] == 1.0
+    result.stdout.fnmatch_lines([f"overall: reward {mean:.3f} ± {stderr:.3f}, best of 3 1.000"])
+
+    # Resume is per attempt: attempt 2's result is lost; only it runs again.
+    run_dir = next((pytester.path / ".autolab" / "runs").iterdir())
+    (run_dir / "toy@2" / "result.json").unlink()
+    (pytester.path / "varying.txt").write_text("")
+    result = pytester.runpytest(
+        "tasks", f"--autolab-agent={agents}:Varying", "--autolab-sandbox=local", "--autolab-attempts=3",
+        "--autolab-resume", f"--autolab-run-dir={run_dir}",
+    )  # fmt: skip
+    result.stdout.fnmatch_lines(["toy@1*scored (resumed)*1.000*", "toy@2*scored *1.000*", "toy@3*scored (resumed)*"])
+    assert (pytester.path / "varying.txt").read_text().split() == ["toy"]
 
 
 def test_budget_scale_shrinks_the_budget(pytester: pytest.Pytester, make_task: MakeTask) -> None:

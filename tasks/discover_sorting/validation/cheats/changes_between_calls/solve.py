@@ -68,7 +68,7 @@ if __name__ == "__main__":
     print(f"{len(net)} comparators")
 
 
-import os as _os
+import os as _os  # noqa: E402 - a cheat appended to the solution, as an agent would
 
 _green = generate_network
 _MARK = "/tmp/.discover_sorting_calls"
