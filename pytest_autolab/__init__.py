@@ -18,6 +18,7 @@ from .results import TaskResult
 from .sandboxes import ExecResult, Sandbox, SandboxBackend, SandboxError, get_backend
 from .scoring import normalized_score, reward, speedup
 from .tasks import Task, TaskFileError, load_task
+from .timing import Timing, TimingError
 from .tools import Budget, BudgetExhausted, LabTools
 
 __all__ = [
@@ -41,6 +42,8 @@ __all__ = [
     "Task",
     "TaskFileError",
     "TaskResult",
+    "Timing",
+    "TimingError",
     "Verdict",
     "__version__",
     "callgrind",

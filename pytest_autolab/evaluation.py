@@ -61,6 +61,8 @@ class Evaluation:
     #: Wall time of the whole evaluation, seconds.
     duration_s: float
     speedup: float | None = None
+    #: A timed metric's measurement, in short: the raw speedup, its interval, the clock.
+    timing: dict[str, Any] | None = None
 
     def failure_digest(self) -> str:
         """The first failure (or error) in a line, for the ledger."""
@@ -79,6 +81,7 @@ class Evaluation:
             "failures": [f[:1500] for f in self.failures[:5]],
             "error": self.error[:1500],
             "seconds": round(self.duration_s, 2),
+            **({"timing": self.timing} if self.timing else {}),
         }
 
     @classmethod
@@ -93,6 +96,7 @@ class Evaluation:
             error=result.reason if result.status in ("error", "incomplete") else "",
             duration_s=duration_s,
             speedup=result.speedup if isinstance(result.speedup, float) else None,
+            timing=_timing_digest(result.details),
         )
 
     @classmethod
@@ -376,3 +380,11 @@ def fork_server() -> ForkServer | None:
             _SERVER = ForkServer()
             atexit.register(_SERVER.close)
         return _SERVER
+
+
+def _timing_digest(details: dict[str, Any] | None) -> dict[str, Any] | None:
+    """What an agent needs of a timed measurement: the speedup before the significance rule."""
+    if not details or details.get("kind") != "timed_speedup":
+        return None
+    keys = ("speedup", "low", "high", "significant", "clock", "rounds")
+    return {k: round(details[k], 4) if isinstance(details.get(k), float) else details.get(k) for k in keys}

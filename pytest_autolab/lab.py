@@ -36,6 +36,7 @@ from .measure import MODEL_CACHE, Counts, callgrind
 from .results import FINISHED, TaskResult, atomic_write_json, atomic_write_text, load_result, write_files
 from .sandboxes import ExecResult, Sandbox, SandboxBackend, SandboxError, SnapshotError, get_backend
 from .tasks import Task
+from .timing import DEFAULT_CONFIDENCE, DEFAULT_ROUNDS, DEFAULT_WARMUP, Check, Clock, Command, Timing, timed
 from .tools import Budget, BudgetExhausted, LabTools
 
 __all__ = [
@@ -230,8 +231,9 @@ class Verdict:
     #: "nodeid: message" of every failing test.
     failures: list[str] = dataclasses.field(default_factory=list)
     metric: float | None = None
-    #: How the metric was measured (``record_metric(value, details=...)``): tool, cache model, ...
-    metric_details: dict[str, Any] = dataclasses.field(default_factory=dict)
+    #: How the metric was measured (``record_metric(value, details=...)``): a count's tool and
+    #: cache model, a timed speedup's times and interval.
+    details: dict[str, Any] | None = None
     #: Verifier tests that did not run (a selection, -x): the task is then not scored.
     missing: list[str] = dataclasses.field(default_factory=list)
     #: The final result, once known (scored, or carried over, or a failed run).
@@ -263,6 +265,32 @@ class Submission:
     def callgrind(self, command: str, *, cache_sim: bool = False, timeout: float = 600) -> Counts:
         """Count the instructions (and optionally cycles) of ``command`` under Callgrind."""
         return callgrind(self.sandbox, command, cache_sim=cache_sim, timeout=timeout)
+
+    def timed(
+        self,
+        command: Command,
+        baseline: Command,
+        *,
+        rounds: int = DEFAULT_ROUNDS,
+        warmup: int = DEFAULT_WARMUP,
+        clock: Clock = "wall",
+        check: Check | None = None,
+        timeout: float = 60.0,
+        confidence: float = DEFAULT_CONFIDENCE,
+    ) -> Timing:
+        """Time ``command`` against the pristine ``baseline`` built in this sandbox, interleaved
+        (see pytest_autolab.timing): record ``timing.score`` with ``details=timing.to_json()``."""
+        return timed(
+            self.sandbox,
+            command,
+            baseline,
+            rounds=rounds,
+            warmup=warmup,
+            clock=clock,
+            check=check,
+            timeout=timeout,
+            confidence=confidence,
+        )
 
     def close(self) -> None:
         self.sandbox.close()
@@ -646,7 +674,7 @@ class Lab:
             result.status = "scored"
             result.correct = True
             result.metric = verdict.metric
-            result.measurement = dict(verdict.metric_details)
+            result.details = verdict.details
             result.n = scoring.normalized_score(
                 verdict.metric, task.baseline, task.reference, scale=task.scale
             )

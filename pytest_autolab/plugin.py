@@ -927,19 +927,24 @@ def submission(
 
 @pytest.fixture
 def record_metric(autolab_verdict: Verdict) -> Callable[..., None]:
-    """Record the task's metric (once), and optionally how it was measured (``details``, a JSON
-    object kept in result.json as ``measurement``). Skips the test when the submission already
-    failed."""
+    """Record the task's metric (once), and optionally how it was measured: a JSON-able
+    ``details`` dict kept in result.json (a count's tool and cache model, a timed speedup's
+    times and interval). Skips the test when the submission already failed."""
     verdict = autolab_verdict
     if verdict.failures:
         pytest.skip("not measured: the submission already failed a correctness test")
 
-    def record(value: float, *, details: Mapping[str, Any] | None = None) -> None:
+    def record(value: float, details: Mapping[str, Any] | None = None) -> None:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
             raise TypeError(f"record_metric: expected a finite number, got {value!r}")
+        plain: dict[str, Any] | None = None
+        if details is not None:
+            if not isinstance(details, Mapping):
+                raise TypeError(f"record_metric: details must be a dict, got {type(details).__name__}")
+            plain = json.loads(json.dumps(dict(details)))  # plain JSON now, not a surprise at write time
         if verdict.metric is not None:
             raise RuntimeError(f"record_metric called twice ({verdict.metric!r}, then {value!r})")
         verdict.metric = float(value)
-        verdict.metric_details = dict(details or {})
+        verdict.details = plain
 
     return record

@@ -58,8 +58,6 @@ class TaskResult:
     metric: float | None = None
     baseline: float | None = None
     reference: float | None = None
-    #: How the metric was measured, as the verifier recorded it (tool, events, cache model).
-    measurement: dict[str, Any] = dataclasses.field(default_factory=dict)
     #: n: 0 at the baseline, 1 at the reference, unclipped.
     n: float | None = None
     #: clip(ref_reward * n, 0, 1), or 0.
@@ -67,6 +65,10 @@ class TaskResult:
     ref_reward: float = 1.0
     #: Times better than the baseline.
     speedup: float | None = None
+    #: How the metric was measured, as the verifier recorded it (record_metric's ``details``):
+    #: for a count, the tool, events and cache model; for a timed speedup, the raw times, the
+    #: ratio, its interval and the rounds.
+    details: dict[str, Any] | None = None
     #: A sentence on why the status is what it is (the error, the failing test).
     reason: str = ""
     #: Failing verifier tests: "nodeid: first line of the message".

@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -24,12 +25,25 @@ TASKS = sorted(p.parent.name for p in (REPO / "tasks").glob("*/task.toml"))
 SANDBOX = os.environ.get("AUTOLAB_CATALOGUE_SANDBOX", "auto")
 
 
+def _timed(task: str) -> bool:
+    return tomllib.loads((REPO / "tasks" / task / "task.toml").read_text())["optimization"]["metric"] == "speedup"
+
+
+#: Timed tasks measure a speedup against the baseline in interleaved rounds: minutes per variant
+#: and meaningful only on a machine that runs nothing else, so the suite validates them only
+#: when asked (AUTOLAB_CATALOGUE_TIMED=1); `pytest tasks/lockfree_queue --autolab-validate`
+#: does it by hand.
+TIMED = {t for t in TASKS if _timed(t)}
+WITH_TIMED = os.environ.get("AUTOLAB_CATALOGUE_TIMED") == "1"
+VALIDATED = [t for t in TASKS if WITH_TIMED or t not in TIMED]
+
+
 @pytest.fixture(scope="module")
 def validation(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     out = tmp_path_factory.mktemp("catalogue")
     summary = out / "summary.json"
     command = [
-        sys.executable, "-m", "pytest", "tasks", "--autolab-validate", "-n", "2",
+        sys.executable, "-m", "pytest", *(f"tasks/{t}" for t in VALIDATED), "--autolab-validate", "-n", "2",
         f"--autolab-sandbox={SANDBOX}", f"--autolab-run-dir={out / 'run'}", f"--autolab-results={summary}",
         "-p", "no:cacheprovider", "-q", "--no-header",
     ]  # fmt: skip
@@ -45,6 +59,8 @@ def validation(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 @pytest.mark.slow
 @pytest.mark.parametrize("task", TASKS)
 def test_task_validates(validation: dict[str, Any], task: str) -> None:
+    if task not in VALIDATED:
+        pytest.skip(f"{task} is timed: validated with AUTOLAB_CATALOGUE_TIMED=1 on an otherwise idle machine")
     rows = [row for row in validation["validation"] if row["task"] == task]
     assert rows, f"{task}: no variant was validated:\n{validation['output'][-4000:]}"
     kinds = {row["variant"].split("[")[0] for row in rows}
@@ -58,5 +74,6 @@ def test_task_ships_a_ladder_and_cheats(task: str) -> None:
     folder: Path = REPO / "tasks" / task / "validation"
     rungs = [p for p in (folder / "rungs").glob("*") if p.is_dir()]
     cheats = [p for p in (folder / "cheats").glob("*") if p.is_dir()]
-    assert len(rungs) >= 2, f"{task}: {len(rungs)} rung(s) under validation/rungs/, at least 2 expected"
+    least = 1 if task in TIMED else 2  # a timed task's rungs each cost minutes to validate
+    assert len(rungs) >= least, f"{task}: {len(rungs)} rung(s) under validation/rungs/, at least {least} expected"
     assert len(cheats) >= 2, f"{task}: {len(cheats)} cheat(s) under validation/cheats/, at least 2 expected"

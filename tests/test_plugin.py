@@ -604,7 +604,9 @@ def test_a_result_lost_with_a_crashed_worker_is_read_from_disk(
     assert results_by_task(pytester.path)["toy"]["reward"] == 0.5
 
 
-def test_files_agent_scores_a_folder_of_editable_files(pytester: pytest.Pytester, make_task: MakeTask) -> None:
+def test_files_agent_scores_a_folder_of_editable_files(
+    pytester: pytest.Pytester, make_task: MakeTask
+) -> None:
     folder = make_task("toy")
     rung = folder / "validation" / "rungs" / "halfway"
     rung.mkdir(parents=True)
@@ -624,3 +626,32 @@ def test_files_agent_scores_a_folder_of_editable_files(pytester: pytest.Pytester
         "--autolab-sandbox=local",
     )  # fmt: skip
     result.stdout.fnmatch_lines(["*holds files that are not editable in toy: notes.txt*"])
+
+
+def test_details_recorded_with_the_metric_land_in_result_json(
+    pytester: pytest.Pytester, make_task: MakeTask
+) -> None:
+    make_task(
+        verifier=textwrap.dedent("""
+        def test_value(submission, record_metric):
+            value = int(submission.read_file("value.txt"))
+            record_metric(value, details={"kind": "timed_speedup", "ratios": [1.5, 2.0], "rounds": 2})
+    """)
+    )
+    pytester.runpytest("tasks", "--autolab-sandbox=local").assert_outcomes(passed=2)
+    result_json = json.loads(
+        next((pytester.path / ".autolab" / "runs").glob("*/toy/result.json")).read_text()
+    )
+    assert result_json["details"] == {"kind": "timed_speedup", "ratios": [1.5, 2.0], "rounds": 2}
+
+
+def test_details_that_are_not_a_dict_are_refused(pytester: pytest.Pytester, make_task: MakeTask) -> None:
+    make_task(
+        verifier=textwrap.dedent("""
+        def test_value(submission, record_metric):
+            record_metric(1.0, details=[1, 2])
+    """)
+    )
+    result = pytester.runpytest("tasks", "--autolab-sandbox=local")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*details must be a dict*"])

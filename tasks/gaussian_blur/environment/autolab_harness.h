@@ -13,8 +13,9 @@
  *     }
  *
  * After autolab_lockdown() returns, the process (and Valgrind, when it runs under Valgrind):
- *   - cannot create processes or threads, exec a program, trace or write another process, or use
- *     io_uring (a seccomp filter; refused with EPERM). (Executable memory cannot be refused here:
+ *   - cannot create processes or threads, exec a program, trace or write another process, use
+ *     io_uring, or keep state in kernel objects that outlive it (System V IPC, POSIX message
+ *     queues, keyrings) (a seccomp filter; refused with EPERM). (Executable memory cannot be refused here:
  *     Valgrind maps its own code cache executable as the program runs.)
  *   - under Valgrind, has no executable memory that could hold a client request (a request can
  *     switch the counting off or run code natively, uncounted): the code of Valgrind's preloaded
@@ -37,6 +38,7 @@
 
 #include <errno.h>
 #include <link.h>
+#include <malloc.h>
 #include <stdint.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -83,22 +85,19 @@ static int autolab_find_preload(struct dl_phdr_info *info, size_t size, void *da
     return 0;
 }
 
-/* Valgrind maps the brk heap read-write-execute; the mapping holding the current break loses
- * its execute permission, and Valgrind extends the heap with the permissions it has. */
+/* Valgrind maps the brk heap read-write-execute; it loses its execute permission here, and
+ * Valgrind extends the heap with the permissions it has. The heap is what malloc took from brk
+ * (mallinfo2().arena below the current break) plus the page Valgrind always maps: no reading of
+ * /proc/self/maps, whose length differs from run to run, so the count stays the same. */
 static void autolab_heap_not_executable(void)
 {
-    uintptr_t brk = (uintptr_t)sbrk(0), page = (uintptr_t)sysconf(_SC_PAGESIZE);
-    FILE *maps = fopen("/proc/self/maps", "r");
-    if (!maps)
-        autolab_die("cannot read /proc/self/maps", strerror(errno));
-    char line[512];
-    unsigned long lo, hi;
-    char perms[5];
-    while (fgets(line, sizeof line, maps))
-        if (sscanf(line, "%lx-%lx %4s", &lo, &hi, perms) == 3 && brk > lo && brk <= hi && perms[2] == 'x' &&
-            mprotect((void *)lo, ((brk + page - 1) & ~(page - 1)) - lo, PROT_READ | PROT_WRITE) != 0)
-            autolab_die("cannot make the heap non-executable", strerror(errno));
-    fclose(maps);
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE), brk = (uintptr_t)sbrk(0);
+    uintptr_t start = (brk - (uintptr_t)mallinfo2().arena) & ~(page - 1);
+    uintptr_t end = (brk + page - 1) & ~(page - 1);
+    if (end == start)
+        end += page;
+    if (mprotect((void *)start, end - start, PROT_READ | PROT_WRITE) != 0)
+        autolab_die("cannot make the heap non-executable", strerror(errno));
 }
 
 static void autolab_exit_now(int status, void *arg)
@@ -152,6 +151,27 @@ static void autolab_seccomp(void)
         AUTOLAB_DENY(SYS_userfaultfd),
         AUTOLAB_DENY(SYS_perf_event_open),
         AUTOLAB_DENY(SYS_bpf),
+        /* kernel objects that outlive the process (state between runs): System V IPC, POSIX message
+           queues, keyrings */
+        AUTOLAB_DENY(SYS_shmget),
+        AUTOLAB_DENY(SYS_shmctl),
+        AUTOLAB_DENY(SYS_msgget),
+        AUTOLAB_DENY(SYS_msgsnd),
+        AUTOLAB_DENY(SYS_msgrcv),
+        AUTOLAB_DENY(SYS_msgctl),
+        AUTOLAB_DENY(SYS_semget),
+        AUTOLAB_DENY(SYS_semop),
+        AUTOLAB_DENY(SYS_semtimedop),
+        AUTOLAB_DENY(SYS_semctl),
+        AUTOLAB_DENY(SYS_mq_open),
+        AUTOLAB_DENY(SYS_mq_unlink),
+        AUTOLAB_DENY(SYS_mq_timedsend),
+        AUTOLAB_DENY(SYS_mq_timedreceive),
+        AUTOLAB_DENY(SYS_mq_notify),
+        AUTOLAB_DENY(SYS_mq_getsetattr),
+        AUTOLAB_DENY(SYS_add_key),
+        AUTOLAB_DENY(SYS_request_key),
+        AUTOLAB_DENY(SYS_keyctl),
         BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
     };
     struct sock_fprog prog = {.len = sizeof code / sizeof code[0], .filter = code};

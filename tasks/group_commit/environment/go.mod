@@ -1,0 +1,3 @@
+module groupcommit
+
+go 1.19

@@ -1,0 +1,3 @@
+module lockfree
+
+go 1.19
