@@ -25,6 +25,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
+from hypothesis.internal.conjecture import engine as hypothesis_engine
 
 from pytest_autolab import Submission, native
 
@@ -44,6 +45,9 @@ BENCH_MIN_BYTES = 8_000_000
 #: A floor far below any correct program: a quarter of an instruction per byte of the document.
 #: A count under it means work done where Callgrind does not look.
 FLOOR_PER_BYTE = 0.25
+#: How long Hypothesis may shrink a failing batch (each step is a run of the program in the
+#: sandbox): the failure then shows the smallest batch found so far.
+SHRINK_SECONDS = 45
 #: src/csv.rs may not hold these: `global_asm!` needs no `unsafe` (in Rust 1.63) and would put
 #: code or symbols outside the module's functions.
 FORBIDDEN_SOURCE = re.compile(r"\bglobal_asm\b")
@@ -169,6 +173,7 @@ SPECIAL_PIECES = st.sampled_from(
 FIELDS = st.one_of(
     st.lists(st.one_of(SPECIAL_PIECES, st.characters(exclude_categories=("Cs",))), max_size=12).map("".join),
     st.from_regex(r"-?[0-9]{1,20}", fullmatch=True),
+    st.from_regex(r"-?[0-9]{17,20}", fullmatch=True),  # around the 18-digit limit
     st.builds(lambda piece, times: piece * times, SPECIAL_PIECES, st.integers(20, 400)),
 ).map(lambda s: s.encode("utf-8"))
 
@@ -239,12 +244,17 @@ def test_long_fields(built: native.Program) -> None:
     assert_batch(built, "long", docs)
 
 
-def test_hypothesis_documents(built: native.Program, autolab_verdict) -> None:
+def test_hypothesis_documents(
+    built: native.Program, autolab_verdict, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Documents Hypothesis generates, and shrinks when one disagrees with the reference. Each
     example and each shrinking step is a run of the program, so this search runs only for a
-    submission that passed every test above (one that did not scores 0 already)."""
+    submission that passed every test above (one that did not scores 0 already), and shrinking
+    stops after SHRINK_SECONDS with the smallest failing batch found by then."""
     if autolab_verdict.failures:
         pytest.skip("not searched: the submission already failed a correctness test")
+    if hasattr(hypothesis_engine, "MAX_SHRINKING_SECONDS"):  # Hypothesis's own cap is 300 s
+        monkeypatch.setattr(hypothesis_engine, "MAX_SHRINKING_SECONDS", SHRINK_SECONDS)
 
     @settings(
         max_examples=25,

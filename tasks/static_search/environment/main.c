@@ -13,8 +13,10 @@
  * Output file: the m answers as uint32, nothing else.
  *
  * The harness reads and writes with plain system calls (the kernel's copies are not counted). It
- * opens its files and reads the input, then calls autolab_lockdown() (autolab_harness.h: no new
- * processes, threads or exec from then on) before search_build() runs.
+ * opens its files and reads the keys, then calls autolab_lockdown() (autolab_harness.h: no new
+ * processes, threads or exec from then on) before search_build() runs. The candidate queries are
+ * read from the open file BLOCK pairs at a time, into one buffer, as the chain reaches them: no
+ * query is in the process's memory before the 4,096 pairs around it are due.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -32,10 +34,13 @@
 #define MAX_N (1ull << 24)
 #define MAX_M (1ull << 24)
 
+#define BLOCK 4096 /* pairs of candidate queries read at a time */
+
 typedef struct {
     uint64_t n, m;
     uint64_t *keys;  /* n keys, 64-byte aligned, padded with UINT64_MAX to a multiple of 8 */
-    uint64_t *pairs; /* 2 * m candidate queries */
+    int fd;          /* the input file, at the first pair of candidates */
+    const char *path;
 } Input;
 
 static void die(const char *msg, const char *arg)
@@ -94,28 +99,36 @@ static void read_input(const char *path, Input *in)
     in->m = hdr[1];
     size_t padded = (in->n + 7) / 8 * 8;
     in->keys = (uint64_t *)alloc_aligned(padded * sizeof(uint64_t));
-    in->pairs = (uint64_t *)alloc_aligned(2 * in->m * sizeof(uint64_t));
     read_exact(fd, in->keys, in->n * sizeof(uint64_t), path);
-    read_exact(fd, in->pairs, 2 * in->m * sizeof(uint64_t), path);
-    char extra;
-    if (read(fd, &extra, 1) != 0)
-        die("trailing bytes in input", path);
-    close(fd);
     for (size_t i = in->n; i < padded; i++)
         in->keys[i] = UINT64_MAX;
+    in->fd = fd;
+    in->path = path;
 }
 
-/* Build the index and answer the chain of queries. */
-static uint32_t *answer_queries(const Input *in)
+/* Build the index and answer the chain of queries; the queries asked go to asked[] if given. */
+static uint32_t *answer_queries(const Input *in, uint64_t *asked)
 {
     uint32_t *out = (uint32_t *)alloc_aligned(in->m * sizeof(uint32_t));
+    uint64_t *block = (uint64_t *)alloc_aligned(2 * BLOCK * sizeof(uint64_t));
     autolab_lockdown();
     search_build(in->keys, in->n);
     size_t prev = 0;
-    for (uint64_t i = 0; i < in->m; i++) {
-        prev = search_lower_bound(in->pairs[2 * i + (prev & 1)]);
-        out[i] = (uint32_t)prev;
+    for (uint64_t start = 0; start < in->m; start += BLOCK) {
+        uint64_t count = in->m - start < BLOCK ? in->m - start : BLOCK;
+        read_exact(in->fd, block, 2 * count * sizeof(uint64_t), in->path);
+        for (uint64_t i = 0; i < count; i++) {
+            uint64_t q = block[2 * i + (prev & 1)];
+            prev = search_lower_bound(q);
+            out[start + i] = (uint32_t)prev;
+            if (asked)
+                asked[start + i] = q;
+        }
     }
+    char extra;
+    if (read(in->fd, &extra, 1) != 0)
+        die("trailing bytes in input", in->path);
+    close(in->fd);
     return out;
 }
 
@@ -126,7 +139,7 @@ static int run(const char *in_path, const char *out_path)
     int fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (fd < 0)
         die("cannot create output", out_path);
-    uint32_t *out = answer_queries(&in);
+    uint32_t *out = answer_queries(&in, NULL);
     write_exact(fd, out, in.m * sizeof(uint32_t), out_path);
     if (close(fd) != 0)
         die("write failed", out_path);
@@ -137,10 +150,10 @@ static int check(const char *in_path)
 {
     Input in;
     read_input(in_path, &in);
-    uint32_t *out = answer_queries(&in);
-    size_t prev = 0;
+    uint64_t *asked = (uint64_t *)alloc_aligned(in.m * sizeof(uint64_t) + 8);
+    uint32_t *out = answer_queries(&in, asked);
     for (uint64_t i = 0; i < in.m; i++) {
-        uint64_t q = in.pairs[2 * i + (prev & 1)];
+        uint64_t q = asked[i];
         size_t lo = 0, hi = in.n; /* the first key >= q lies in [lo, hi] */
         while (lo < hi) {
             size_t mid = lo + (hi - lo) / 2;
@@ -155,7 +168,6 @@ static int check(const char *in_path)
                    (unsigned long long)in.m, (unsigned long long)i, (unsigned long long)q, out[i], want);
             return 1;
         }
-        prev = want;
     }
     printf("n=%llu m=%llu: ok\n", (unsigned long long)in.n, (unsigned long long)in.m);
     return 0;
