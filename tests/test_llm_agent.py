@@ -102,7 +102,7 @@ def test_scripted_agent_recovers_from_a_broken_network_and_reaches_the_reference
 
     assert result.ret == 0, result.stdout.str()
     result.stdout.fnmatch_lines(["*discover_sorting*smaller*scored*60 / 80 / 60*1.000*3*"])
-    result.stdout.fnmatch_lines(["*discover_sorting loop: 3 evaluations (2 correct), 2 improvements, 1 recovery, best n 1 at *s, anytime 0.*"])
+    result.stdout.fnmatch_lines(["*discover_sorting loop: 3 evaluations (2 correct), 2 improvements, 1 recovery, best n 1 at *s (hidden seed: 1), anytime 0.* (hidden seed: 0.*)"])
     folder = task_folder(pytester)
     outcome = json.loads((folder / "result.json").read_text())
     assert (outcome["status"], outcome["metric"], outcome["reward"]) == ("scored", 60.0, 1.0)
