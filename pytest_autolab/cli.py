@@ -1,4 +1,4 @@
-"""The ``autolab`` command: results, images and leftovers of the Docker backend.
+"""The ``autolab`` command: results, images, leftovers of the Docker backend, and task authoring.
 
 ::
 
@@ -6,6 +6,8 @@
     autolab image build [--force] [--method auto|dockerfile|debootstrap]
     autolab image status
     autolab sweep [--all | --run RUN_ID]
+    autolab anchors TASK_DIR [TASK_DIR ...] [--write] [--sandbox auto|docker|local] [--seed N]
+    autolab new NAME --language c|cpp|rust|go|python [--axis ...] [--dir tasks]
 
 Everything here is also done on first use by the plugin; the command does it
 ahead of time, with progress, and shows what is there.
@@ -133,6 +135,71 @@ def report(args: argparse.Namespace) -> int:
     return 0
 
 
+def anchors(args: argparse.Namespace) -> int:
+    """Measure each task's baseline and reference through the verifier; with --write, update task.toml."""
+    import tempfile
+    from pathlib import Path
+
+    from .tasks import TaskFileError, load_task
+    from .validation import ValidationError, measure_anchors, write_anchor
+
+    status = 0
+    for folder in args.tasks:
+        try:
+            task = load_task(Path(folder))
+        except TaskFileError as exc:
+            print(f"autolab anchors: {exc}", file=sys.stderr)
+            status = 2
+            continue
+        seed = task.public_seed if args.seed is None else args.seed
+        with tempfile.TemporaryDirectory(prefix=f"autolab-anchors-{task.name}-") as scratch:
+            try:
+                measured = measure_anchors(task, sandbox=args.sandbox, seed=seed, scratch=Path(scratch))
+            except ValidationError as exc:
+                print(f"autolab anchors: {exc}", file=sys.stderr)
+                status = 1
+                continue
+        text = task.toml_path.read_text(encoding="utf-8")
+        for which, evaluation in measured.items():
+            anchor = task.baseline if which == "baseline" else task.reference
+            if evaluation.status != "scored" or evaluation.metric is None:
+                said = evaluation.error or (evaluation.failures[0] if evaluation.failures else "")
+                _say(f"{task.name}: {which}: not measured ({evaluation.status}): {said.strip()[:500]}")
+                status = 1
+                continue
+            value = evaluation.metric
+            off = abs(value - anchor) / abs(anchor) if anchor else float("inf")
+            verdict = "ok" if off <= task.min_improvement else f"OFF by {off:.2%} (gate {task.min_improvement:.2%})"
+            _say(f"{task.name}: {which}: measured {value:.10g}, task.toml {anchor:.10g}: {verdict}")
+            if off > task.min_improvement:
+                shown = int(value) if float(value).is_integer() else value
+                _say(f"  [optimization.{which}]\n  score = {shown!r}")
+                if not args.write:
+                    status = max(status, 1)
+            text = write_anchor(text, which, value)
+        if args.write:
+            task.toml_path.write_text(text, encoding="utf-8")
+            _say(f"{task.name}: wrote the anchors to {task.toml_path}")
+    return status
+
+
+def new(args: argparse.Namespace) -> int:
+    """Write a task folder that validates as written."""
+    from pathlib import Path
+
+    from .scaffold import ScaffoldError, write_scaffold
+
+    try:
+        folder = write_scaffold(Path(args.dir), args.name, language=args.language, axis=args.axis)
+    except ScaffoldError as exc:
+        print(f"autolab new: {exc}", file=sys.stderr)
+        return 2
+    _say(f"wrote {folder}; measuring its anchors (baseline and reference) ...")
+    status = anchors(argparse.Namespace(tasks=[str(folder)], write=True, sandbox=args.sandbox, seed=None))
+    _say(f"validate it: pytest {folder} --autolab-validate")
+    return status
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="autolab", description="pytest-autolab: results, sandboxes and images")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -164,6 +231,25 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument("--all", action="store_true", help="every autolab container, live runs' too")
     which.add_argument("--run", metavar="RUN_ID", help="the containers of one run")
     sweep_cmd.set_defaults(func=sweep)
+
+    anchors_cmd = commands.add_parser(
+        "anchors", help="measure tasks' baseline and reference metrics (and --write them to task.toml)"
+    )
+    anchors_cmd.add_argument("tasks", nargs="+", metavar="TASK_DIR", help="a task folder (with task.toml)")
+    anchors_cmd.add_argument("--write", action="store_true", help="update the scores in task.toml")
+    anchors_cmd.add_argument("--sandbox", choices=("auto", "docker", "local"), default="auto")
+    anchors_cmd.add_argument("--seed", type=int, default=None, help="input seed (default: the public seed)")
+    anchors_cmd.set_defaults(func=anchors)
+
+    new_cmd = commands.add_parser("new", help="write a new task folder that validates as written")
+    new_cmd.add_argument("name", help="the task's folder name (a Python identifier)")
+    new_cmd.add_argument("--language", required=True, choices=("c", "cpp", "rust", "go", "python"))
+    new_cmd.add_argument("--axis", choices=("faster", "smarter", "smaller"), default=None,
+                         help="default: faster for compiled languages, smaller for python")  # fmt: skip
+    new_cmd.add_argument("--dir", default="tasks", help="the catalogue folder (default: tasks)")
+    new_cmd.add_argument("--sandbox", choices=("auto", "docker", "local"), default="auto",
+                         help="where the anchors are measured")  # fmt: skip
+    new_cmd.set_defaults(func=new)
     return parser
 
 

@@ -112,7 +112,7 @@ def installed_plugins() -> tuple[str, ...]:
 
 
 def verifier_command(
-    task: Task, snapshot_dir: Path, out_file: Path, *, sandbox: str, run_id: str
+    task: Task, snapshot_dir: Path, out_file: Path, *, sandbox: str, run_id: str, seed: int | None = None
 ) -> list[str]:
     """The inner pytest command line of one evaluation.
 
@@ -136,6 +136,7 @@ def verifier_command(
         f"--autolab-run-id={run_id}",
         # Forked from the warm server, the plugins are imported before pytest could rewrite them.
         "-W", "ignore::pytest.PytestAssertRewriteWarning",
+        *([f"--autolab-evaluate-seed={seed}"] if seed is not None else []),
     ]  # fmt: skip
 
 
@@ -155,17 +156,19 @@ def run_verifier(
     run_id: str,
     timeout: float | None = None,
     limit_s: float | None = None,
+    seed: int | None = None,
 ) -> Evaluation:
     """Run the task's verifier on ``files`` with public inputs; never raises for its failures.
 
     ``timeout`` replaces the task's verifier timeout (start-up grace added);
-    ``limit_s`` is a hard cap on top of that: the agent's deadline.
+    ``limit_s`` is a hard cap on top of that: the agent's deadline; ``seed``
+    replaces the public seed (the validation mode passes the hidden one).
     """
     start = time.monotonic()
     snapshot_dir = scratch / "snapshot"
     write_files(snapshot_dir, files)
     out_file = scratch / "evaluation.json"
-    command = verifier_command(task, snapshot_dir, out_file, sandbox=sandbox, run_id=run_id)
+    command = verifier_command(task, snapshot_dir, out_file, sandbox=sandbox, run_id=run_id, seed=seed)
     limit = (timeout or task.verifier_timeout_s) + STARTUP_GRACE_S
     cut_by_deadline = limit_s is not None and limit_s < limit
     if limit_s is not None:

@@ -29,7 +29,7 @@ from . import __version__, scoring
 from .agents import Agent, AgentContext, AgentError, AgentOutcome, load_agent
 from .evaluation import Evaluation, run_verifier
 from .ledger import Ledger, snapshot_hash
-from .measure import Counts, callgrind
+from .measure import MODEL_CACHE, Counts, callgrind
 from .results import FINISHED, TaskResult, atomic_write_json, atomic_write_text, load_result, write_files
 from .sandboxes import ExecResult, Sandbox, SandboxBackend, SandboxError, SnapshotError, get_backend
 from .tasks import Task
@@ -106,6 +106,8 @@ def run_metadata(settings: RunSettings) -> dict[str, Any]:
             "hostname": platform.node(),
         },
         "argv": sys.argv,
+        # The one model machine that every simulated cycle count of the run is counted on.
+        "cache_model": MODEL_CACHE.to_json(),
     }
 
 
@@ -140,6 +142,8 @@ class Verdict:
     #: "nodeid: message" of every failing test.
     failures: list[str] = dataclasses.field(default_factory=list)
     metric: float | None = None
+    #: How the metric was measured (``record_metric(value, details=...)``): tool, cache model, ...
+    metric_details: dict[str, Any] = dataclasses.field(default_factory=dict)
     #: The final result, once known (scored, or carried over, or a failed run).
     result: TaskResult | None = None
     #: The result was attached to a test report already.
@@ -359,8 +363,14 @@ class Lab:
             limit_s=limit_s,
         )
 
-    def open_submission(self, task: Task, files: Mapping[str, bytes], *, hidden: bool) -> Submission:
-        """A FRESH sandbox from the pristine environment with ``files`` put in."""
+    def open_submission(
+        self, task: Task, files: Mapping[str, bytes], *, hidden: bool, seed: int | None = None
+    ) -> Submission:
+        """A FRESH sandbox from the pristine environment with ``files`` put in.
+
+        The seed is the run's hidden one for a final verification, the public one for
+        evaluate(), unless ``seed`` is given (validation: the hidden seed, passed down).
+        """
         role = "verify" if hidden else "evaluate"
         self.backend.prepare(task)
         sandbox = self.backend.start(
@@ -374,7 +384,8 @@ class Lab:
         except BaseException:
             sandbox.close()
             raise
-        seed = hidden_seed(self.settings.seed, task) if hidden else task.public_seed
+        if seed is None:
+            seed = hidden_seed(self.settings.seed, task) if hidden else task.public_seed
         return Submission(task, sandbox, seed=seed, hidden=hidden)
 
     # -- results ------------------------------------------------------------------------------
@@ -430,6 +441,7 @@ class Lab:
             result.status = "scored"
             result.correct = True
             result.metric = verdict.metric
+            result.measurement = dict(verdict.metric_details)
             result.n = scoring.normalized_score(
                 verdict.metric, task.baseline, task.reference, scale=task.scale
             )
@@ -463,4 +475,3 @@ class Lab:
 
     def task_dir_named(self, name: str) -> Path:
         return self.settings.run_dir / name
-

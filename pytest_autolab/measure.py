@@ -78,6 +78,16 @@ class Counts:
     #: The simulated cache the cycles were counted on (``MODEL_CACHE``); None without ``cache_sim``.
     cache: CacheModel | None = None
 
+    def details(self) -> dict[str, object]:
+        """How this count was made, for a result's ``measurement`` (``record_metric(..., details=)``)."""
+        return {
+            "tool": "callgrind",
+            "instructions": self.instructions,
+            "cycles": self.cycles,
+            "events": dict(self.events),
+            "cache": self.cache.to_json() if self.cache else None,
+        }
+
 
 def parse_callgrind_totals(text: str) -> dict[str, int]:
     """Event totals from a callgrind.out file (its ``events:`` and ``summary:``/``totals:`` lines)."""

@@ -20,7 +20,7 @@ import math
 import random
 import secrets
 import time
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,7 @@ from .report import format_table, summarize
 from .results import TaskResult, atomic_write_json, load_result
 from .sandboxes import SandboxError, sweep_run
 from .tasks import Task, TaskFileError, find_task_dir, load_task
+from .validation import ValidationPlugin, collect_items
 
 __all__ = ["AutolabPlugin"]
 
@@ -105,15 +106,36 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         choices=("final", "best"),
         help="score the agent's final files (default, as AutoLab) or its best evaluated snapshot",
     )
+    group.addoption(
+        "--autolab-validate",
+        action="store_true",
+        default=False,
+        help="validate the tasks instead of running an agent: the baseline must score 0, the "
+        "reference n = 1, every rung under validation/rungs/ strictly between and in order, every "
+        "cheat under validation/cheats/ 0 (docs/tasks.md)",
+    )
+    group.addoption(
+        "--autolab-validate-repeat",
+        metavar="K",
+        type=int,
+        default=1,
+        help="with --autolab-validate: verify the reference K times; a counted metric must repeat exactly",
+    )
     # Internal: the evaluate() tool runs a task's verifier in a child pytest with these.
     group.addoption("--autolab-evaluate", metavar="DIR", default=None, help=argparse.SUPPRESS)
     group.addoption("--autolab-evaluate-out", metavar="PATH", default=None, help=argparse.SUPPRESS)
     group.addoption("--autolab-run-id", metavar="ID", default=None, help=argparse.SUPPRESS)
+    group.addoption("--autolab-evaluate-seed", metavar="N", type=int, default=None, help=argparse.SUPPRESS)
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "docker: needs a running Docker engine")
-    config.pluginmanager.register(AutolabPlugin(config), PLUGIN_NAME)
+    state = AutolabPlugin(config)
+    config.pluginmanager.register(state, PLUGIN_NAME)
+    if config.getoption("autolab_validate"):
+        if config.getoption("autolab_validate_repeat") < 1:
+            raise pytest.UsageError("--autolab-validate-repeat: expected an integer >= 1")
+        config.pluginmanager.register(ValidationPlugin(config, state), ValidationPlugin.NAME)
 
 
 def _state(config: pytest.Config) -> AutolabPlugin:
@@ -252,9 +274,11 @@ class AutolabPlugin:
     # -- header and collection --------------------------------------------------------------
 
     def pytest_report_header(self, config: pytest.Config) -> list[str] | None:
+        s = self.settings
+        if config.getoption("autolab_validate"):
+            return [f"autolab: validating tasks (sandbox={s.sandbox} seed={s.seed}); run dir {s.run_dir}"]
         if self.evaluate_dir or not config.getoption("autolab_agent"):
             return None
-        s = self.settings
         return [
             f"autolab: agent={s.agent} sandbox={s.sandbox} budget-scale={s.budget_scale:g} "
             f"seed={s.seed} submit={s.submit}",
@@ -269,9 +293,13 @@ class AutolabPlugin:
             collection_path.suffix == ".py"
             and collection_path.name.startswith("test_")
             and (parent / "task.toml").is_file()
-            and isinstance(self.task_at(parent), TaskFileError)
+            and (isinstance(self.task_at(parent), TaskFileError) or config.getoption("autolab_validate"))
         ):
-            return True  # a broken task: its task.toml item reports why
+            # A broken task: its task.toml item reports why. In validation mode the verifier
+            # module runs only inside the variants' verifications.
+            return True
+        if collection_path.name == "validation" and (parent / "task.toml").is_file():
+            return True  # variant folders are files to verify, never tests
         return None
 
     def pytest_collect_file(self, file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
@@ -458,6 +486,10 @@ class TaskFile(pytest.File):
 
     def collect(self) -> Iterator[pytest.Item]:
         yield TaskSchemaItem.from_parent(self, name="schema")
+        if self.config.getoption("autolab_validate"):
+            task = _state(self.config).task_at(self.path.parent)
+            if not isinstance(task, TaskFileError):
+                yield from collect_items(self, task)
 
 
 class TaskSchemaItem(pytest.Item):
@@ -520,10 +552,13 @@ def submission(
     lab = state.lab
     task, verdict = autolab_task, autolab_verdict
     run = None
+    seed = None
     if state.evaluate_dir is not None:
         root = state.evaluate_dir
         files = {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
-        hidden = False
+        # Validation verifies a variant here with the hidden seed it passes down.
+        seed = request.config.getoption("autolab_evaluate_seed")
+        hidden = seed is not None
     else:
         prior = lab.finished_result(task)
         if prior is not None:
@@ -540,7 +575,7 @@ def submission(
         hidden = True
     started = time.monotonic()
     try:
-        sub = lab.open_submission(task, files, hidden=hidden)
+        sub = lab.open_submission(task, files, hidden=hidden, seed=seed)
     except SandboxError as exc:
         result = lab.base_result(task, run)
         result.reason = f"could not start the verification sandbox: {exc}"
@@ -558,17 +593,20 @@ def submission(
 
 
 @pytest.fixture
-def record_metric(autolab_verdict: Verdict) -> Callable[[float], None]:
-    """Record the task's metric (once). Skips the test when the submission already failed."""
+def record_metric(autolab_verdict: Verdict) -> Callable[..., None]:
+    """Record the task's metric (once), and optionally how it was measured (``details``, a JSON
+    object kept in result.json as ``measurement``). Skips the test when the submission already
+    failed."""
     verdict = autolab_verdict
     if verdict.failures:
         pytest.skip("not measured: the submission already failed a correctness test")
 
-    def record(value: float) -> None:
+    def record(value: float, *, details: Mapping[str, Any] | None = None) -> None:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
             raise TypeError(f"record_metric: expected a finite number, got {value!r}")
         if verdict.metric is not None:
             raise RuntimeError(f"record_metric called twice ({verdict.metric!r}, then {value!r})")
         verdict.metric = float(value)
+        verdict.metric_details = dict(details or {})
 
     return record

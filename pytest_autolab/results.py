@@ -57,6 +57,8 @@ class TaskResult:
     metric: float | None = None
     baseline: float | None = None
     reference: float | None = None
+    #: How the metric was measured, as the verifier recorded it (tool, events, cache model).
+    measurement: dict[str, Any] = dataclasses.field(default_factory=dict)
     #: n: 0 at the baseline, 1 at the reference, unclipped.
     n: float | None = None
     #: clip(ref_reward * n, 0, 1), or 0.

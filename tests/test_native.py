@@ -12,7 +12,7 @@ import pytest
 
 from pytest_autolab import native
 from pytest_autolab.lab import Submission
-from pytest_autolab.native._program import Measured, tampering
+from pytest_autolab.native._program import Measured, executable_memory_requests, tampering
 from pytest_autolab.sandboxes import ExecResult
 from pytest_autolab.sandboxes.local import LocalBackend
 from pytest_autolab.tasks import load_task
@@ -170,7 +170,9 @@ def test_every_task_carries_the_canonical_harness_header() -> None:
     )
 
 
-def fake_measured(tool: str, count: int, log: str = "", digests: str = "d") -> Measured:
+def fake_measured(
+    tool: str, count: int, log: str = "SYSCALL[1,1](157) sys_prctl ( 22, 2, 0, 0, 0 )", digests: str = "d"
+) -> Measured:
     text = f"events: Ir\nsummary: {count}\n"
     return Measured(tool, ExecResult(0, "", ""), text, log, digests)
 
@@ -252,3 +254,48 @@ def test_a_run_writes_only_its_outputs_and_its_own_directory(toy: native.Program
     assert home.ok, home.output  # its own directory, removed after the run
     assert toy.run("write /tmp/autolab-test-native-cache").exit_code == 3
     assert toy.run("write probe.txt", outputs=()).exit_code == 3
+
+
+def test_executable_memory_asked_for_after_the_lockdown_is_found_in_the_trace() -> None:
+    trace = (
+        "SYSCALL[1,1](9) sys_mmap ( 0x0, 4096, 5, 2, 3, 0 ) --> Success(0x4000)\n"
+        "SYSCALL[1,1](157) sys_prctl ( 22, 2, 1374, 777, 0 ) --> [async] ...\n"
+        "SYSCALL[1,1](9) sys_mmap ( 0x0, 8192, 3, 34, -1, 0 ) --> Success(0x5000)\n"
+    )
+    assert executable_memory_requests(trace) == []
+    jit = trace + "SYSCALL[1,1](10) sys_mprotect ( 0x4037000, 4096, 7 )[sync] --> Success(0x0)\n"
+    assert executable_memory_requests(jit) == [
+        "asked for executable memory after the lockdown (sys_mprotect ( 0x4037000, 4096, 7 ...)"
+    ]
+    assert executable_memory_requests("SYSCALL[1,1](9) sys_mmap ( 0x0, 4096, 7, 34, -1, 0 )\n") == [
+        "never locked the process down (no seccomp filter in the trace)"
+    ]
+
+
+def test_an_output_may_be_written_again_by_a_later_run(toy: native.Program) -> None:
+    first = toy.run("write again.txt")
+    if first.exit_code == 97:
+        pytest.skip("this kernel has no Landlock")
+    assert first.ok, first.output
+    assert toy.run("write again.txt").ok  # it exists now, and is still this run's output
+    toy.submission.exec("echo input > given.txt")
+    assert toy.run("write given.txt").exit_code == 3  # a file the verifier wrote is an input
+
+
+def test_counts_say_how_they_were_made() -> None:
+    from pytest_autolab.measure import Counts
+
+    counts = Counts(10, 30, {"Ir": 10}, native_result(), cache=native.MODEL_CACHE)
+    assert counts.details()["cache"] == native.MODEL_CACHE.to_json()
+    assert counts.details()["cycles"] == 30
+
+
+def native_result() -> ExecResult:
+    return ExecResult(0, "", "")
+
+
+def test_a_run_cannot_write_the_copy_of_the_binary_it_runs_from(toy: native.Program) -> None:
+    result = toy.run('write "$AUTOLAB_SCRATCH/../toy"')
+    if result.exit_code == 97:
+        pytest.skip("this kernel has no Landlock")
+    assert result.exit_code == 3

@@ -16,6 +16,7 @@ Layout of one sandbox::
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import resource
 import secrets
@@ -93,7 +94,7 @@ class LocalSandbox:
     def _environment(self, extra: Mapping[str, str] | None) -> dict[str, str]:
         # Scrubbed: nothing of the harness's environment (keys, tokens) leaks in.
         path = os.pathsep.join(
-            dict.fromkeys([os.path.dirname(sys.executable), "/usr/local/bin", "/usr/bin", "/bin"])
+            dict.fromkeys([os.path.dirname(sys.executable), *_toolchain_dirs(), "/usr/local/bin", "/usr/bin", "/bin"])
         )
         env = {
             "PATH": path,
@@ -106,6 +107,9 @@ class LocalSandbox:
             # group (setsid, a daemon) is still found and killed.
             _SANDBOX_MARK: self.root.name,
         }
+        rustup_home = os.environ.get("RUSTUP_HOME") or os.path.expanduser("~/.rustup")
+        if os.path.isdir(rustup_home):
+            env["RUSTUP_HOME"] = rustup_home  # rustup's toolchains (read-only use), not the sandbox's HOME
         if extra:
             env.update(extra)
         return env
@@ -342,3 +346,14 @@ class LocalBackend:
         count = sum(1 for _ in base.iterdir())
         shutil.rmtree(base, ignore_errors=True)
         return count
+
+
+#: Compilers the tasks build with, found wherever this machine has them (rustup puts cargo
+#: under ~/.cargo/bin, which the scrubbed PATH would miss).
+TOOLCHAINS = ("cargo", "rustc", "go", "gcc", "g++", "make", "valgrind")
+
+
+@functools.cache
+def _toolchain_dirs() -> tuple[str, ...]:
+    found = (shutil.which(tool) for tool in TOOLCHAINS)
+    return tuple(dict.fromkeys(os.path.dirname(path) for path in found if path))

@@ -227,4 +227,4 @@ def test_instructions(program: native.Program, record_metric) -> None:
         f"{counts.instructions} instructions is implausibly few for n={BENCH_N}, d={BENCH_D} "
         f"(floor {FLOOR}): was work done outside the measured process?"
     )
-    record_metric(counts.instructions)
+    record_metric(counts.instructions, details=counts.details())

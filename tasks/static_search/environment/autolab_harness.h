@@ -1,0 +1,170 @@
+/*
+ * autolab_harness.h: the lockdown of every native task's harness (read-only).
+ *
+ * The canonical copy is pytest_autolab/native/autolab_harness.h; each native task carries an
+ * identical copy in its environment/ (a test of pytest-autolab catches a copy that drifts).
+ *
+ *     int main(int argc, char **argv)
+ *     {
+ *         ... open every file the run needs (input, output) and read the input ...
+ *         autolab_lockdown();            // from here on, only computation
+ *         solve(...);                    // the submission's code
+ *         ... write the output to the file opened above ...
+ *     }
+ *
+ * After autolab_lockdown() returns, the process (and Valgrind, when it runs under Valgrind):
+ *   - cannot create processes or threads, exec a program, trace or write another process, or use
+ *     io_uring (a seccomp filter; refused with EPERM). (Executable memory cannot be refused here:
+ *     Valgrind maps its own code cache executable as the program runs.)
+ *   - under Valgrind, has no executable memory that could hold a client request (a request can
+ *     switch the counting off or run code natively, uncounted): the code of Valgrind's preloaded
+ *     library is unmapped, and the heap, which Valgrind maps executable, is made non-executable
+ *     (its later growth follows). The verifier sees any later request for executable memory in
+ *     Valgrind's system-call trace, and checks the program and the libraries for requests.
+ *   - ends with _exit() once main returns or exit() is called (after flushing stdio), so that no
+ *     code of an unmapped library runs at exit.
+ * The rest is done from outside, by the verifier (pytest_autolab.native): every run starts in a
+ * Landlock domain where nothing but the run's fresh private directory and its output files can
+ * be written (Valgrind 3.19 cannot pass Landlock's system calls through, so the domain is entered
+ * before Valgrind starts, not here), and a measured run is checked for Valgrind client requests.
+ */
+#ifndef AUTOLAB_HARNESS_H
+#define AUTOLAB_HARNESS_H
+
+#ifndef _GNU_SOURCE
+#error "define _GNU_SOURCE before any #include: autolab_harness.h needs dl_iterate_phdr"
+#endif
+
+#include <errno.h>
+#include <link.h>
+#include <stdint.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+
+static void autolab_die(const char *what, const char *detail)
+{
+    fprintf(stderr, "autolab harness: %s%s%s\n", what, detail ? ": " : "", detail ? detail : "");
+    exit(2);
+}
+
+/* ---- Valgrind: no executable memory that could hold a client request ----------------------- */
+
+struct autolab_preload {
+    int count;
+    uintptr_t start[8], end[8];
+};
+
+static int autolab_find_preload(struct dl_phdr_info *info, size_t size, void *data)
+{
+    (void)size;
+    struct autolab_preload *found = data;
+    const char *name = info->dlpi_name ? strrchr(info->dlpi_name, '/') : NULL;
+    if (!name || strncmp(name + 1, "vgpreload_core", 14) != 0)
+        return 0;
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    for (int i = 0; i < info->dlpi_phnum && found->count < 8; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X))
+            continue;
+        uintptr_t at = info->dlpi_addr + ph->p_vaddr;
+        found->start[found->count] = at & ~(page - 1);
+        found->end[found->count] = (at + ph->p_memsz + page - 1) & ~(page - 1);
+        found->count++;
+    }
+    return 0;
+}
+
+/* Valgrind maps the brk heap read-write-execute; the mapping holding the current break loses
+ * its execute permission, and Valgrind extends the heap with the permissions it has. */
+static void autolab_heap_not_executable(void)
+{
+    uintptr_t brk = (uintptr_t)sbrk(0), page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    FILE *maps = fopen("/proc/self/maps", "r");
+    if (!maps)
+        autolab_die("cannot read /proc/self/maps", strerror(errno));
+    char line[512];
+    unsigned long lo, hi;
+    char perms[5];
+    while (fgets(line, sizeof line, maps))
+        if (sscanf(line, "%lx-%lx %4s", &lo, &hi, perms) == 3 && brk > lo && brk <= hi && perms[2] == 'x' &&
+            mprotect((void *)lo, ((brk + page - 1) & ~(page - 1)) - lo, PROT_READ | PROT_WRITE) != 0)
+            autolab_die("cannot make the heap non-executable", strerror(errno));
+    fclose(maps);
+}
+
+static void autolab_exit_now(int status, void *arg)
+{
+    (void)arg;
+    fflush(NULL);
+    _exit(status);
+}
+
+static void autolab_no_client_requests(void)
+{
+    if (on_exit(autolab_exit_now, NULL) != 0)
+        autolab_die("cannot register the exit handler", NULL);
+    struct autolab_preload preload = {0};
+    dl_iterate_phdr(autolab_find_preload, &preload);
+    if (!preload.count)
+        return; /* not under Valgrind */
+    for (int i = 0; i < preload.count; i++)
+        if (munmap((void *)preload.start[i], preload.end[i] - preload.start[i]) != 0)
+            autolab_die("cannot unmap the code of Valgrind's preloaded library", strerror(errno));
+    autolab_heap_not_executable();
+}
+
+/* ---- seccomp: no processes, threads, exec or tracing ----------------------------------------- */
+
+#define AUTOLAB_DENY(nr) BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (nr), 0, 1), BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM)
+static void autolab_seccomp(void)
+{
+    struct sock_filter code[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 0x40000000u, 0, 1), /* the x32 ABI */
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+        AUTOLAB_DENY(SYS_clone),
+        AUTOLAB_DENY(435 /* clone3 */),
+        AUTOLAB_DENY(SYS_fork),
+        AUTOLAB_DENY(SYS_vfork),
+        AUTOLAB_DENY(SYS_execve),
+        AUTOLAB_DENY(SYS_execveat),
+        AUTOLAB_DENY(SYS_ptrace),
+        AUTOLAB_DENY(SYS_process_vm_readv),
+        AUTOLAB_DENY(SYS_process_vm_writev),
+        AUTOLAB_DENY(425 /* io_uring_setup */),
+        AUTOLAB_DENY(426 /* io_uring_enter */),
+        AUTOLAB_DENY(427 /* io_uring_register */),
+        AUTOLAB_DENY(SYS_personality),
+        AUTOLAB_DENY(SYS_shmat),
+        AUTOLAB_DENY(SYS_remap_file_pages),
+        AUTOLAB_DENY(SYS_userfaultfd),
+        AUTOLAB_DENY(SYS_perf_event_open),
+        AUTOLAB_DENY(SYS_bpf),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog prog = {.len = sizeof code / sizeof code[0], .filter = code};
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 || prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0)
+        autolab_die("cannot install the seccomp filter", strerror(errno));
+}
+
+/* Call once, after opening every file the run needs and before the submission's code runs. */
+static void autolab_lockdown(void)
+{
+    fflush(NULL);
+    autolab_no_client_requests();
+    autolab_seccomp();
+}
+
+#endif
