@@ -17,6 +17,7 @@
  * and no file but those already open. The work must be done by this thread.
  */
 #define _GNU_SOURCE
+#include <alloca.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -67,6 +68,27 @@ static void read_input(const char *path, input_t *in)
     if (fgetc(f) != EOF)
         die("trailing bytes in input", path);
     fclose(f);
+}
+
+/*
+ * The simulated caches choose a line's set by address bits 6 to 15, and the kernel puts the stack
+ * lower or higher with the size of the environment: left alone, a program that keeps arrays on
+ * its stack would count a few thousand cycles more or fewer from one sandbox to the next. So the
+ * measured call always starts with its stack at the same address modulo 64 KiB.
+ */
+#define STACK_PERIOD 65536
+
+static __attribute__((noinline)) join_result_t call_hash_join(const input_t *in)
+{
+    return hash_join(in->r, in->nr, in->s, in->ns);
+}
+
+static __attribute__((noinline)) join_result_t join_on_aligned_stack(const input_t *in)
+{
+    uintptr_t here = (uintptr_t)__builtin_frame_address(0);
+    volatile char *pad = alloca(here % STACK_PERIOD + 64);
+    pad[0] = 0;
+    return call_hash_join(in);
 }
 
 /* ---- ./hjoin check: a sort-merge join, independent of join.c, for local testing -------------- */
@@ -201,7 +223,7 @@ int main(int argc, char **argv)
         if (!f)
             die("cannot create output", argv[3]);
         autolab_lockdown();
-        join_result_t res = hash_join(in.r, in.nr, in.s, in.ns);
+        join_result_t res = join_on_aligned_stack(&in);
         uint64_t out[3] = {res.matches, res.payload_sum, res.checksum};
         if (fwrite(out, sizeof out, 1, f) != 1 || fclose(f) != 0)
             die("write failed", argv[3]);
