@@ -295,7 +295,9 @@ def anchors(args: argparse.Namespace) -> int:
                 continue
             value = evaluation.metric
             off = abs(value - anchor) / abs(anchor) if anchor else float("inf")
-            verdict = "ok" if off <= task.min_improvement else f"OFF by {off:.2%} (gate {task.min_improvement:.2%})"
+            verdict = (
+                "ok" if off <= task.min_improvement else f"OFF by {off:.2%} (gate {task.min_improvement:.2%})"
+            )
             _say(f"{task.name}: {which}: measured {value:.10g}, task.toml {anchor:.10g}: {verdict}")
             if off > task.min_improvement:
                 shown = int(value) if float(value).is_integer() else value
@@ -327,7 +329,9 @@ def new(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="autolab", description="pytest-autolab: results, sandboxes and images")
+    parser = argparse.ArgumentParser(
+        prog="autolab", description="pytest-autolab: results, sandboxes and images"
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     report_cmd = commands.add_parser(

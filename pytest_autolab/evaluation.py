@@ -193,17 +193,23 @@ def run_verifier(
     log = scratch / "pytest.log"
     server = fork_server()
     ran = server.run(command[3:], cwd=task.path, log=log, limit=limit) if server is not None else None
-    returncode, timed_out = ran if ran is not None else _run_child(command, cwd=task.path, log=log, limit=limit)
+    returncode, timed_out = (
+        ran if ran is not None else _run_child(command, cwd=task.path, log=log, limit=limit)
+    )
     duration = time.monotonic() - start
     if timed_out:
         if cut_by_deadline:
-            return Evaluation.failed(f"the deadline came {limit:.0f} s into the evaluation: it was cut", duration)
+            return Evaluation.failed(
+                f"the deadline came {limit:.0f} s into the evaluation: it was cut", duration
+            )
         return Evaluation.failed(f"the verifier ran past {limit:.0f} s", duration)
     try:
         data = json.loads(out_file.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         tail = log.read_bytes().decode("utf-8", "replace")[-2000:]
-        return Evaluation.failed(f"the verifier wrote no verdict (pytest exit {returncode}):\n{tail}", duration)
+        return Evaluation.failed(
+            f"the verifier wrote no verdict (pytest exit {returncode}):\n{tail}", duration
+        )
     return Evaluation.from_result(TaskResult.from_json(data), duration)
 
 

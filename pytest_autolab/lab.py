@@ -315,7 +315,10 @@ class Lab:
     def backend(self) -> SandboxBackend:
         if self._backend is None:
             self._backend = get_backend(
-                self.settings.sandbox, run_id=self.settings.run_id, notes=self.notes, hide=self.hidden_folders()
+                self.settings.sandbox,
+                run_id=self.settings.run_id,
+                notes=self.notes,
+                hide=self.hidden_folders(),
             )
             self._note_backend()
             orphans = getattr(self._backend, "orphans_removed", 0)
@@ -398,7 +401,9 @@ class Lab:
             if task.run_name not in self._runs:
                 run = self._run_agent(task)
                 if run.ledger is not None and run.status != "error":
-                    run.hidden_loop = self.reverify_improvements(task, run.ledger, run.budget.get("time_s", 0.0))
+                    run.hidden_loop = self.reverify_improvements(
+                        task, run.ledger, run.budget.get("time_s", 0.0)
+                    )
                 self._runs[task.run_name] = run
             return self._runs[task.run_name]
 
@@ -661,7 +666,9 @@ class Lab:
             result.reason = f"{len(verdict.failures)} verifier test(s) failed: {verdict.failures[0]}"
         elif verdict.missing:
             total = len(verdict.missing)
-            names = ", ".join(m.rsplit("::", 1)[-1] for m in verdict.missing[:3]) + (", ..." if total > 3 else "")
+            names = ", ".join(m.rsplit("::", 1)[-1] for m in verdict.missing[:3]) + (
+                ", ..." if total > 3 else ""
+            )
             result.status = "incomplete"
             result.reason = (
                 f"not scored: {total} verifier test(s) did not run ({names}); a task is scored only "

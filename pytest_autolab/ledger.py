@@ -50,7 +50,9 @@ class Ledger:
         #: The lines written so far, in order.
         self.entries: list[dict[str, Any]] = []
 
-    def record(self, evaluation: Evaluation, files: Mapping[str, bytes], *, elapsed_s: float) -> dict[str, Any]:
+    def record(
+        self, evaluation: Evaluation, files: Mapping[str, bytes], *, elapsed_s: float
+    ) -> dict[str, Any]:
         """Append one evaluation; ``elapsed_s`` is the time since the start of the run, at its end."""
         digest = snapshot_hash(files)
         entry = {

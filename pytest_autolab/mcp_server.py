@@ -118,11 +118,14 @@ class LabServer:
 
         async def call_tool(ctx: Any, params: Any) -> Any:
             text, is_error = await to_thread.run_sync(self.call, params.name, params.arguments or {})
-            return types.CallToolResult(content=[types.TextContent(type="text", text=text)], is_error=is_error)
+            return types.CallToolResult(
+                content=[types.TextContent(type="text", text=text)], is_error=is_error
+            )
 
         server = Server(
             SERVER_NAME,
-            instructions="The lab tools of one pytest-autolab task run: " + ", ".join(s["name"] for s in TOOL_SPECS),
+            instructions="The lab tools of one pytest-autolab task run: "
+            + ", ".join(s["name"] for s in TOOL_SPECS),
             on_list_tools=list_tools,
             on_call_tool=call_tool,
         )
@@ -144,7 +147,9 @@ class LabServer:
         self._journal(name, arguments, text, is_error, time.monotonic() - started)
         return text, is_error
 
-    def _journal(self, name: str, arguments: dict[str, Any], text: str, is_error: bool, seconds: float) -> None:
+    def _journal(
+        self, name: str, arguments: dict[str, Any], text: str, is_error: bool, seconds: float
+    ) -> None:
         if self.journal is None:
             return
         line = {

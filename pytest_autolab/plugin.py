@@ -262,6 +262,7 @@ def _preflight_agent(name: str, options: dict[str, str]) -> None:
 
 def _settings_from_options(config: pytest.Config, *, preflight: bool = False) -> RunSettings:
     """The controller's (or a single process's) view of the run."""
+
     def opt(dest: str) -> Any:
         return option(config, dest)
 
@@ -401,7 +402,11 @@ class AutolabPlugin:
             return
         k = self.attempts
         metafunc.parametrize(
-            "autolab_task", range(1, k + 1), indirect=True, scope="module", ids=[f"attempt-{i}" for i in range(1, k + 1)]
+            "autolab_task",
+            range(1, k + 1),
+            indirect=True,
+            scope="module",
+            ids=[f"attempt-{i}" for i in range(1, k + 1)],
         )
 
     # -- xdist ------------------------------------------------------------------------------
@@ -515,7 +520,9 @@ class AutolabPlugin:
     @pytest.hookimpl(tryfirst=True)
     def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
         # A user's --timeout wins over the plugin's backstop (issue 7).
-        timeout_plugin = config.pluginmanager.hasplugin("timeout") and config.getoption("timeout", None) is None
+        timeout_plugin = (
+            config.pluginmanager.hasplugin("timeout") and config.getoption("timeout", None) is None
+        )
         for item in items:
             task_dir = find_task_dir(Path(item.path).parent)
             if task_dir is None:
@@ -585,7 +592,9 @@ class AutolabPlugin:
     def _collect_missing_results(self) -> None:
         # A task whose result did not travel on a report (a crashed worker): read it from disk.
         k = self.attempts
-        names = [attempt_name(t, i) for t in self.task_names_seen for i in ([0] if k == 1 else range(1, k + 1))]
+        names = [
+            attempt_name(t, i) for t in self.task_names_seen for i in ([0] if k == 1 else range(1, k + 1))
+        ]
         for name in sorted(set(names) - set(self.results)):
             path = self.settings.run_dir / name / "result.json"
             if path.exists():

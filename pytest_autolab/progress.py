@@ -165,7 +165,11 @@ class ProgressWatcher:
             news = True
             task.evaluations += 1
             n = entry.get("n")
-            if entry.get("correct") and isinstance(n, (int, float)) and (task.best_n is None or n > task.best_n):
+            if (
+                entry.get("correct")
+                and isinstance(n, (int, float))
+                and (task.best_n is None or n > task.best_n)
+            ):
                 task.best_n = float(n)
             status = str(entry.get("status", "?"))
             task.last = f"{status}, n {_num(n)}" if entry.get("correct") else status

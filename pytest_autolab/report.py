@@ -62,11 +62,15 @@ def attempt_stats(results: Iterable[TaskResult]) -> dict[str, Any] | None:
     for task, attempts in by_task.items():
         rewards = [r.reward for r in attempts]
         mean, se = mean_se(rewards)
-        tasks[task] = {"attempts": len(rewards), "rewards": rewards, "mean": mean, "stderr": se, "best": max(rewards)}
+        tasks[task] = {
+            "attempts": len(rewards),
+            "rewards": rewards,
+            "mean": mean,
+            "stderr": se,
+            "best": max(rewards),
+        }
     k = max(len(a) for a in by_task.values())
-    per_attempt = [
-        statistics.fmean(a[i].reward for a in by_task.values() if len(a) > i) for i in range(k)
-    ]
+    per_attempt = [statistics.fmean(a[i].reward for a in by_task.values() if len(a) > i) for i in range(k)]
     mean, se = mean_se(per_attempt)
     return {
         "k": k,
@@ -83,8 +87,12 @@ def format_attempts(stats: dict[str, Any]) -> list[str]:
     k = stats["k"]
     out = [f"attempts: {k} per task: mean ± standard error, best of {k}"]
     for task, t in stats["tasks"].items():
-        out.append(f"  {task}: reward {t['mean']:.3f} ± {t['stderr']:.3f}, best of {t['attempts']} {t['best']:.3f}")
-    out.append(f"overall: reward {stats['mean']:.3f} ± {stats['stderr']:.3f}, best of {k} {stats['best_of_k']:.3f}")
+        out.append(
+            f"  {task}: reward {t['mean']:.3f} ± {t['stderr']:.3f}, best of {t['attempts']} {t['best']:.3f}"
+        )
+    out.append(
+        f"overall: reward {stats['mean']:.3f} ± {stats['stderr']:.3f}, best of {k} {stats['best_of_k']:.3f}"
+    )
     return out
 
 

@@ -201,7 +201,13 @@ _KNOWN: dict[str, set[str] | None] = {
     "optimization.baseline": {"score", "method", "source"},
     "optimization.reference": {"score", "method", "source"},
     "autolab": {
-        "axis", "scale", "editable", "max_evaluations", "ref_reward", "public_seed", "min_improvement",
+        "axis",
+        "scale",
+        "editable",
+        "max_evaluations",
+        "ref_reward",
+        "public_seed",
+        "min_improvement",
     },
 }
 

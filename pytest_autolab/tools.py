@@ -69,9 +69,7 @@ class Budget:
     #: time.monotonic() at the start of the run.
     started: float = dataclasses.field(default_factory=time.monotonic)
     #: Wall-clock start, for telling the agent its deadline as a date.
-    started_at: dt.datetime = dataclasses.field(
-        default_factory=lambda: dt.datetime.now(dt.UTC)
-    )
+    started_at: dt.datetime = dataclasses.field(default_factory=lambda: dt.datetime.now(dt.UTC))
     #: evaluate() calls made so far.
     evaluations_used: int = 0
 
@@ -206,7 +204,9 @@ def parse_arguments(name: str, arguments: str | Mapping[str, Any] | None) -> dic
         try:
             args = json.loads(arguments)
         except ValueError as exc:
-            raise ToolCallError(f"{name}: the arguments are not valid JSON ({exc}): {arguments[:200]!r}") from None
+            raise ToolCallError(
+                f"{name}: the arguments are not valid JSON ({exc}): {arguments[:200]!r}"
+            ) from None
     else:
         args = dict(arguments)
     if not isinstance(args, dict):
@@ -226,7 +226,9 @@ def parse_arguments(name: str, arguments: str | Mapping[str, Any] | None) -> dic
         if value is None and key not in params["required"]:
             continue
         if isinstance(value, bool) or not isinstance(value, _JSON_TYPES[expected]):
-            raise ToolCallError(f"{name}: argument {key!r} must be a {expected}, got {json.dumps(value)[:80]}")
+            raise ToolCallError(
+                f"{name}: argument {key!r} must be a {expected}, got {json.dumps(value)[:80]}"
+            )
     return args
 
 
@@ -350,8 +352,10 @@ class LabTools:
         with self._lock:
             if self.ledger is not None:
                 self.ledger.record(evaluation, files, elapsed_s=self.budget.elapsed_s())
-            if evaluation.correct and evaluation.n is not None and (
-                self.best is None or self.best.n is None or evaluation.n > self.best.n
+            if (
+                evaluation.correct
+                and evaluation.n is not None
+                and (self.best is None or self.best.n is None or evaluation.n > self.best.n)
             ):
                 self.best = evaluation
         return {**evaluation.for_agent(), "evaluations_left": self.budget.evaluations_left}

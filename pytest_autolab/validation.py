@@ -116,7 +116,9 @@ def load_validation(task_path: Path) -> ValidationConfig:
     known = {"rungs", "reference_tolerance", "reference_tolerance_reason", "repeat_spread", "reasons"}
     for key in data:
         if key not in known:
-            raise ValidationError(f"{path}: [{key}]: unknown key; expected one of: {', '.join(sorted(known))}")
+            raise ValidationError(
+                f"{path}: [{key}]: unknown key; expected one of: {', '.join(sorted(known))}"
+            )
     rungs = data.get("rungs", [])
     if not isinstance(rungs, list) or not all(isinstance(r, str) for r in rungs):
         raise ValidationError(f"{path}: [rungs]: expected a list of folder names, got {rungs!r}")
@@ -136,7 +138,7 @@ def load_validation(task_path: Path) -> ValidationConfig:
         )
     reasons = data.get("reasons", {})
     if not isinstance(reasons, dict) or not all(isinstance(v, str) for v in reasons.values()):
-        raise ValidationError(f"{path}: [reasons]: expected a table of variant = \"one line\"")
+        raise ValidationError(f'{path}: [reasons]: expected a table of variant = "one line"')
     unknown = sorted(set(reasons) - set(found["rungs"]) - set(found["cheats"]))
     if unknown:
         raise ValidationError(f"{path}: [reasons]: no rung or cheat folder named {', '.join(unknown)}")
@@ -152,7 +154,11 @@ def load_validation(task_path: Path) -> ValidationConfig:
 
 def _number(path: Path, data: Mapping[str, Any], key: str, default: float) -> float:
     value = data.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (math.isfinite(value) and value >= 0):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not (math.isfinite(value) and value >= 0)
+    ):
         raise ValidationError(f"{path}: [{key}]: expected a number >= 0, got {value!r}")
     return float(value)
 
@@ -240,7 +246,9 @@ def collect_items(parent: pytest.Collector, task: Any) -> Iterator[pytest.Item]:
         yield BrokenValidationItem.from_parent(parent, name="validation", error=exc)
         return
     for variant in variants(task, config):
-        yield VariantItem.from_parent(parent, name=variant.label, task=task, validation=config, variant=variant)
+        yield VariantItem.from_parent(
+            parent, name=variant.label, task=task, validation=config, variant=variant
+        )
 
 
 # --- the plugin ------------------------------------------------------------------------------------
@@ -292,7 +300,9 @@ class ValidationPlugin:
 
         lab = self.state.lab
         task, variant = item.task, item.variant
-        scratch = lab.task_dir(task) / "validation" / (variant.label.replace("[", "-").rstrip("]") + f"-{attempt}")
+        scratch = (
+            lab.task_dir(task) / "validation" / (variant.label.replace("[", "-").rstrip("]") + f"-{attempt}")
+        )
         scratch.mkdir(parents=True, exist_ok=True)
         return run_verifier(
             task,
@@ -359,7 +369,9 @@ class ValidationPlugin:
                     f"the untouched baseline scored reward {first.reward:.4f} (n {first.n:.4f}); it must be 0: "
                     f"the anchor is off: {_anchor_line('baseline', first.metric)}"
                 )
-            elif abs(improvement(first.metric, task.baseline, direction=task.direction)) > task.min_improvement:
+            elif (
+                abs(improvement(first.metric, task.baseline, direction=task.direction)) > task.min_improvement
+            ):
                 problems.append(
                     f"measured baseline {first.metric:.6g} differs from task.toml's {task.baseline:.6g} by more "
                     f"than the gate ({task.min_improvement:.2%}): {_anchor_line('baseline', first.metric)}"
@@ -423,7 +435,9 @@ class ValidationPlugin:
             tr.write_line(line)
         failed = sum(r.verdict != "ok" for r in self.rows.values())
         tasks = len({r.task for r in self.rows.values()})
-        tr.write_line(f"{len(self.rows) - failed} of {len(self.rows)} variant(s) as expected over {tasks} task(s)")
+        tr.write_line(
+            f"{len(self.rows) - failed} of {len(self.rows)} variant(s) as expected over {tasks} task(s)"
+        )
         tr.write_line(f"results: {self.state.settings.run_dir}")
 
 
@@ -442,7 +456,9 @@ def _repeat_problems(evaluations: list[Evaluation], spread: float) -> list[str]:
             "something in the measurement depends on the run"
         ]
     if relative > spread:
-        return [f"the reference's metric spread {relative:.2%} over {len(values)} verifications, more than repeat_spread = {spread:g}"]
+        return [
+            f"the reference's metric spread {relative:.2%} over {len(values)} verifications, more than repeat_spread = {spread:g}"
+        ]
     return []
 
 
@@ -453,7 +469,9 @@ def _what_the_verifier_said(evaluation: Evaluation) -> str:
 
 
 def _source(variant: Variant) -> str:
-    return {"baseline": "environment/ files", "reference": "solution/ files"}.get(variant.kind, f"folder {variant.folder}")
+    return {"baseline": "environment/ files", "reference": "solution/ files"}.get(
+        variant.kind, f"folder {variant.folder}"
+    )
 
 
 def _anchor_line(which: str, metric: float) -> str:

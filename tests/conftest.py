@@ -23,6 +23,7 @@ def subprocesses_import_this_checkout(monkeypatch: pytest.MonkeyPatch) -> None:
     from this checkout, not from wherever the package is installed (another worktree)."""
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
 
+
 #: A verifier for the toy task: value.txt must hold an integer; the metric is that integer.
 TOY_VERIFIER = """
 def test_value_is_an_integer(submission):

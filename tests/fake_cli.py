@@ -68,7 +68,12 @@ def claude(mode: str, url: str, headers: dict[str, str]) -> int:
     emit({"type": "system", "subtype": "init", "session_id": "s-1", "model": "claude-fake",
           "tools": ["mcp__autolab__bash", "mcp__autolab__evaluate"],
           "mcp_servers": [{"name": "autolab", "status": "connected"}]})  # fmt: skip
-    usage = {"input_tokens": 10, "cache_creation_input_tokens": 100, "cache_read_input_tokens": 1000, "output_tokens": 20}
+    usage = {
+        "input_tokens": 10,
+        "cache_creation_input_tokens": 100,
+        "cache_read_input_tokens": 1000,
+        "output_tokens": 20,
+    }
     if mode == "fail":
         emit({"type": "result", "subtype": "success", "is_error": True, "num_turns": 1, "session_id": "s-1",
               "result": "Invalid API key · Fix external API key", "total_cost_usd": 0, "usage": {}})  # fmt: skip
@@ -108,15 +113,31 @@ def codex(mode: str, url: str, headers: dict[str, str]) -> int:
         calls.append(("evaluate", {}))
     texts = call_tools(url, headers, calls)
     for i, ((name, arguments), text) in enumerate(zip(calls, texts, strict=True)):
-        item = {"id": f"item_{i}", "type": "mcp_tool_call", "server": "autolab", "tool": name, "arguments": arguments}
+        item = {
+            "id": f"item_{i}",
+            "type": "mcp_tool_call",
+            "server": "autolab",
+            "tool": name,
+            "arguments": arguments,
+        }
         emit({"type": "item.started", "item": {**item, "status": "in_progress"}})
         emit({"type": "item.completed", "item": {**item, "status": "completed",
                                                   "result": {"content": [{"type": "text", "text": text}]}}})  # fmt: skip
     if mode == "hang":
         time.sleep(600)
         return 0
-    emit({"type": "item.completed", "item": {"id": "item_9", "type": "agent_message", "text": "value.txt now holds 10."}})
-    emit({"type": "turn.completed", "usage": {"input_tokens": 2000, "cached_input_tokens": 1500, "output_tokens": 100}})
+    emit(
+        {
+            "type": "item.completed",
+            "item": {"id": "item_9", "type": "agent_message", "text": "value.txt now holds 10."},
+        }
+    )
+    emit(
+        {
+            "type": "turn.completed",
+            "usage": {"input_tokens": 2000, "cached_input_tokens": 1500, "output_tokens": 100},
+        }
+    )
     return 0
 
 

@@ -120,7 +120,9 @@ class ScriptedEndpoint:
                     return self._send(reply["status"], {"error": {"message": reply["message"]}}, headers)
                 return self._send(200, completion(body, reply, len(endpoint.requests)))
 
-            def _send(self, code: int, document: dict[str, Any], headers: dict[str, str] | None = None) -> None:
+            def _send(
+                self, code: int, document: dict[str, Any], headers: dict[str, str] | None = None
+            ) -> None:
                 data = json.dumps(document).encode()
                 self.send_response(code)
                 self.send_header("content-type", "application/json")

@@ -35,12 +35,16 @@ def test_module_colon_class_with_options(tmp_path: Path, monkeypatch: pytest.Mon
         load_agent("no_such_module:Agent")
 
 
-def test_third_party_agents_come_from_the_entry_point_group(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_third_party_agents_come_from_the_entry_point_group(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     dist = tmp_path / "acme_agents-1.0.dist-info"
     dist.mkdir()
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: acme-agents\nVersion: 1.0\n")
     (dist / "entry_points.txt").write_text("[pytest_autolab.agents]\nacme = acme_agent:Acme\n")
-    (tmp_path / "acme_agent.py").write_text("class Acme:\n    name = 'acme'\n    def run(self, ctx):\n        return None\n")
+    (tmp_path / "acme_agent.py").write_text(
+        "class Acme:\n    name = 'acme'\n    def run(self, ctx):\n        return None\n"
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     agent = load_agent("acme")
     assert type(agent).__name__ == "Acme"

@@ -26,7 +26,10 @@ SANDBOX = os.environ.get("AUTOLAB_CATALOGUE_SANDBOX", "auto")
 
 
 def _timed(task: str) -> bool:
-    return tomllib.loads((REPO / "tasks" / task / "task.toml").read_text())["optimization"]["metric"] == "speedup"
+    return (
+        tomllib.loads((REPO / "tasks" / task / "task.toml").read_text())["optimization"]["metric"]
+        == "speedup"
+    )
 
 
 #: Timed tasks measure a speedup against the baseline in interleaved rounds: minutes per variant
@@ -35,6 +38,9 @@ def _timed(task: str) -> bool:
 #: does it by hand.
 TIMED = {t for t in TASKS if _timed(t)}
 WITH_TIMED = os.environ.get("AUTOLAB_CATALOGUE_TIMED") == "1"
+#: The run seed the hidden inputs derive from: fixed, so that a red suite can be replayed
+#: (AUTOLAB_CATALOGUE_SEED=random draws one, as a task author's own validation runs do).
+SEED = os.environ.get("AUTOLAB_CATALOGUE_SEED", "20261201")
 VALIDATED = [t for t in TASKS if WITH_TIMED or t not in TIMED]
 
 
@@ -45,12 +51,15 @@ def validation(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     command = [
         sys.executable, "-m", "pytest", *(f"tasks/{t}" for t in VALIDATED), "--autolab-validate", "-n", "2",
         f"--autolab-sandbox={SANDBOX}", f"--autolab-run-dir={out / 'run'}", f"--autolab-results={summary}",
+        *([] if SEED == "random" else [f"--autolab-seed={SEED}"]),
         "-p", "no:cacheprovider", "-q", "--no-header",
     ]  # fmt: skip
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_XDIST", "PYTEST_ADDOPTS"))}
     proc = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=3600)
     if not summary.exists():
-        pytest.fail(f"the validation session wrote no summary (exit {proc.returncode}):\n{proc.stdout[-6000:]}\n{proc.stderr[-3000:]}")
+        pytest.fail(
+            f"the validation session wrote no summary (exit {proc.returncode}):\n{proc.stdout[-6000:]}\n{proc.stderr[-3000:]}"
+        )
     data: dict[str, Any] = json.loads(summary.read_text())
     data["output"] = proc.stdout
     return data
@@ -75,5 +84,7 @@ def test_task_ships_a_ladder_and_cheats(task: str) -> None:
     rungs = [p for p in (folder / "rungs").glob("*") if p.is_dir()]
     cheats = [p for p in (folder / "cheats").glob("*") if p.is_dir()]
     least = 1 if task in TIMED else 2  # a timed task's rungs each cost minutes to validate
-    assert len(rungs) >= least, f"{task}: {len(rungs)} rung(s) under validation/rungs/, at least {least} expected"
+    assert len(rungs) >= least, (
+        f"{task}: {len(rungs)} rung(s) under validation/rungs/, at least {least} expected"
+    )
     assert len(cheats) >= 2, f"{task}: {len(cheats)} cheat(s) under validation/cheats/, at least 2 expected"

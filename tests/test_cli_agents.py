@@ -101,9 +101,16 @@ def test_bad_numeric_option_is_named(fake_bin: Path) -> None:
 def test_claude_command_line_turns_off_every_builtin_tool(fake_bin: Path, tmp_path: Path) -> None:
     agent = load_agent(
         "claude",
-        {"model": "claude-sonnet-4-5", "max_turns": "50", "max_budget_usd": "2.5", "extra_args": "--effort high"},
+        {
+            "model": "claude-sonnet-4-5",
+            "max_turns": "50",
+            "max_budget_usd": "2.5",
+            "extra_args": "--effort high",
+        },
     )
-    argv = agent.command("PROMPT", server_url="http://127.0.0.1:1/mcp", home=tmp_path, workdir=tmp_path, ctx=context())  # type: ignore[attr-defined]
+    argv = agent.command(
+        "PROMPT", server_url="http://127.0.0.1:1/mcp", home=tmp_path, workdir=tmp_path, ctx=context()
+    )  # type: ignore[attr-defined]
     assert argv == [
         str(fake_bin / "claude"), "-p",
         "--output-format", "stream-json", "--verbose",
@@ -125,7 +132,9 @@ def test_claude_environment_and_mcp_config(
 ) -> None:
     monkeypatch.setattr(os, "geteuid", lambda: 0)
     agent = ClaudeAgent()
-    env = agent.environment(server_token="TOKEN", server_url="http://127.0.0.1:9/mcp", home=tmp_path, ctx=context(100))
+    env = agent.environment(
+        server_token="TOKEN", server_url="http://127.0.0.1:9/mcp", home=tmp_path, ctx=context(100)
+    )
     assert env["CLAUDE_CONFIG_DIR"] == str(tmp_path / "claude-config")
     assert (tmp_path / "claude-config").is_dir()
     assert env["IS_SANDBOX"] == "1"
@@ -145,7 +154,9 @@ def test_claude_environment_and_mcp_config(
 def test_codex_command_line_and_config_home(fake_bin: Path, tmp_path: Path) -> None:
     agent = CodexAgent(model="gpt-5-codex", reasoning_effort="high")
     work = tmp_path / "work"
-    argv = agent.command("PROMPT", server_url="http://127.0.0.1:9/mcp", home=tmp_path, workdir=work, ctx=context())
+    argv = agent.command(
+        "PROMPT", server_url="http://127.0.0.1:9/mcp", home=tmp_path, workdir=work, ctx=context()
+    )
     assert argv == [
         str(fake_bin / "codex"), "exec", "--json", "--skip-git-repo-check",
         "--cd", str(work), "--sandbox", "read-only",
@@ -153,7 +164,9 @@ def test_codex_command_line_and_config_home(fake_bin: Path, tmp_path: Path) -> N
         "-c", 'model_reasoning_effort="high"',
         "--", "PROMPT",
     ]  # fmt: skip
-    env = agent.environment(server_token="TOKEN", server_url="http://127.0.0.1:9/mcp", home=tmp_path, ctx=context(100))
+    env = agent.environment(
+        server_token="TOKEN", server_url="http://127.0.0.1:9/mcp", home=tmp_path, ctx=context(100)
+    )
     home = tmp_path / "codex-home"
     assert env["CODEX_HOME"] == str(home)
     assert env["AUTOLAB_MCP_TOKEN"] == "TOKEN"
@@ -176,7 +189,9 @@ def test_codex_base_url_becomes_a_responses_provider(fake_bin: Path, tmp_path: P
     assert config["model_provider"] == "autolab-endpoint"
     provider = config["model_providers"]["autolab-endpoint"]
     assert (provider["base_url"], provider["wire_api"], provider["env_key"]) == (
-        "http://127.0.0.1:4000/v1", "responses", "OPENAI_API_KEY"
+        "http://127.0.0.1:4000/v1",
+        "responses",
+        "OPENAI_API_KEY",
     )
 
 
@@ -187,7 +202,12 @@ CLAUDE_INIT = {"type": "system", "subtype": "init", "session_id": "s", "model": 
 
 
 def claude_message(msg_id: str, *blocks: dict[str, Any]) -> dict[str, Any]:
-    usage = {"input_tokens": 5, "cache_creation_input_tokens": 50, "cache_read_input_tokens": 500, "output_tokens": 7}
+    usage = {
+        "input_tokens": 5,
+        "cache_creation_input_tokens": 50,
+        "cache_read_input_tokens": 500,
+        "output_tokens": 7,
+    }
     return {"type": "assistant", "message": {"id": msg_id, "content": list(blocks), "usage": usage}}
 
 
@@ -230,7 +250,9 @@ def test_claude_error_before_any_tool_call_is_an_agent_error() -> None:
     feed(stream, [{**CLAUDE_INIT, "mcp_servers": [{"name": "autolab", "status": "failed"}]},
                   {"type": "result", "subtype": "success", "is_error": True, "num_turns": 1,
                    "result": "Invalid API key · Fix external API key"}])  # fmt: skip
-    with pytest.raises(AgentError, match=r"Claude Code failed; Invalid API key.*autolab MCP server was failed.*boom"):
+    with pytest.raises(
+        AgentError, match=r"Claude Code failed; Invalid API key.*autolab MCP server was failed.*boom"
+    ):
         stream.outcome(returncode=1, stopped=None, stderr="boom")
 
 
@@ -245,17 +267,32 @@ def test_claude_killed_before_the_result_line_sums_the_messages() -> None:
     stream = ClaudeStream()
     text = {"type": "text", "text": "trying a 62-comparator network"}
     # One message arrives as several events with the same id and usage: counted once.
-    feed(stream, [CLAUDE_INIT, claude_message("m1", text), claude_message("m1", TOOL_USE), claude_message("m2", TOOL_USE)])
+    feed(
+        stream,
+        [
+            CLAUDE_INIT,
+            claude_message("m1", text),
+            claude_message("m1", TOOL_USE),
+            claude_message("m2", TOOL_USE),
+        ],
+    )
     outcome = stream.outcome(returncode=-9, stopped="budget", stderr="")
     assert (outcome.stop_reason, outcome.message) == ("budget", "trying a 62-comparator network")
     usage = outcome.usage
-    assert (usage["turns"], usage["input_tokens"], usage["cached_tokens"], usage["output_tokens"]) == (2, 1110, 1000, 14)
+    assert (usage["turns"], usage["input_tokens"], usage["cached_tokens"], usage["output_tokens"]) == (
+        2,
+        1110,
+        1000,
+        14,
+    )
     assert usage["cost_usd"] is None
 
 
 def test_claude_crash_without_result_and_without_work_is_an_agent_error() -> None:
     stream = ClaudeStream()
-    with pytest.raises(AgentError, match=r"exited with code 2 before its result line.*unknown option '--strict-mcp-config'"):
+    with pytest.raises(
+        AgentError, match=r"exited with code 2 before its result line.*unknown option '--strict-mcp-config'"
+    ):
         stream.outcome(returncode=2, stopped=None, stderr="error: unknown option '--strict-mcp-config'\n")
 
 
@@ -360,7 +397,11 @@ def test_cli_agent_works_through_the_mcp_server_and_is_scored(
 
 @pytest.mark.parametrize("agent", ["claude", "codex"])
 def test_cli_agent_failing_at_once_is_an_agent_error(
-    agent: str, pytester: pytest.Pytester, make_task: MakeTask, fake_bin: Path, monkeypatch: pytest.MonkeyPatch
+    agent: str,
+    pytester: pytest.Pytester,
+    make_task: MakeTask,
+    fake_bin: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("FAKE_CLI_MODE", "fail")
     result, folder = run_cli_agent(pytester, make_task, agent)
@@ -410,5 +451,6 @@ def test_a_cli_that_does_not_start_fails_the_session_up_front(
         "tasks", "-p", "no:cacheprovider", "--autolab-agent=claude", "--autolab-sandbox=local"
     )
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*--autolab-agent=claude: *does not start: `claude --version` exited 127: node: not found"])
-
+    result.stderr.fnmatch_lines(
+        ["*--autolab-agent=claude: *does not start: `claude --version` exited 127: node: not found"]
+    )

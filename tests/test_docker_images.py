@@ -375,7 +375,9 @@ class _NoRegistry:
         def pull(name: str) -> None:
             import docker.errors
 
-            raise docker.errors.APIError(f"Get https://registry/v2/: dial tcp: lookup registry: no such host ({name})")
+            raise docker.errors.APIError(
+                f"Get https://registry/v2/: dial tcp: lookup registry: no such host ({name})"
+            )
 
     def close(self) -> None:
         pass

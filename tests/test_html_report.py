@@ -39,7 +39,9 @@ def _chromium() -> str:
 def _browser(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
     flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--hide-scrollbars",
              f"--user-data-dir={cwd / 'profile'}", "--window-size=1280,1800"]  # fmt: skip
-    return subprocess.run([_chromium(), *flags, *args], cwd=cwd, capture_output=True, text=True, timeout=120, check=False)
+    return subprocess.run(
+        [_chromium(), *flags, *args], cwd=cwd, capture_output=True, text=True, timeout=120, check=False
+    )
 
 
 def test_the_report_of_a_run_and_of_a_comparison_renders_in_headless_chromium(

@@ -175,7 +175,7 @@ def test_anytime_is_the_area_under_the_best_so_far_curve(case: tuple[list[dict[s
     for k in range(steps):
         t = (k + 0.5) * budget / steps
         level = 0.0
-        for (start, value) in loop["best_curve"]:
+        for start, value in loop["best_curve"]:
             if start <= t:
                 level = value
         area += level * budget / steps

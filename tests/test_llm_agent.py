@@ -102,7 +102,11 @@ def test_scripted_agent_recovers_from_a_broken_network_and_reaches_the_reference
 
     assert result.ret == 0, result.stdout.str()
     result.stdout.fnmatch_lines(["*discover_sorting*smaller*scored*60 / 80 / 60*1.000*3*"])
-    result.stdout.fnmatch_lines(["*discover_sorting loop: 3 evaluations (2 correct), 2 improvements, 1 recovery, best n 1 at *s (hidden seed: 1), anytime 0.* (hidden seed: 0.*)"])
+    result.stdout.fnmatch_lines(
+        [
+            "*discover_sorting loop: 3 evaluations (2 correct), 2 improvements, 1 recovery, best n 1 at *s (hidden seed: 1), anytime 0.* (hidden seed: 0.*)"
+        ]
+    )
     folder = task_folder(pytester)
     outcome = json.loads((folder / "result.json").read_text())
     assert (outcome["status"], outcome["metric"], outcome["reward"]) == ("scored", 60.0, 1.0)
@@ -127,7 +131,12 @@ def test_scripted_agent_recovers_from_a_broken_network_and_reaches_the_reference
     usage = outcome["usage"]
     assert usage["stop_reason"] == "done"
     assert usage["message"] == "Green's 60-comparator network is in solve.py."
-    assert (usage["turns"], usage["requests"], usage["input_tokens"], usage["output_tokens"]) == (8, 8, 8000, 400)
+    assert (usage["turns"], usage["requests"], usage["input_tokens"], usage["output_tokens"]) == (
+        8,
+        8,
+        8000,
+        400,
+    )
     assert usage["tool_calls"] == {"read_file": 1, "bash": 1, "write_file": 3, "evaluate": 3}
 
     # The model saw the failing evaluation, and its deadline.
@@ -230,7 +239,10 @@ def test_malformed_tool_calls_are_reported_back_and_bounded(
     assert len(endpoint.requests) == 6
     errors = [tool_messages(request)[-1] for request in endpoint.requests[1:]]
     assert "malformed tool call: write_file: the arguments are not valid JSON" in errors[0]
-    assert "unknown tool 'launch_rockets': the tools are bash, read_file, write_file, evaluate, status" in errors[1]
+    assert (
+        "unknown tool 'launch_rockets': the tools are bash, read_file, write_file, evaluate, status"
+        in errors[1]
+    )
     assert "unknown argument(s) cmd; it takes command, timeout" in errors[3]
     assert "must be a JSON object" in errors[4]
     outcome = json.loads((task_folder(pytester) / "result.json").read_text())
@@ -255,13 +267,17 @@ def toy_context(tmp_path: Path) -> Iterator[AgentContext]:
 
 
 def run_in_process(endpoint: ScriptedEndpoint, ctx: AgentContext, **options: str) -> AgentOutcome:
-    agent = LLMAgent(base_url=endpoint.base_url, model="scripted", api_key="sk-test", retry_base_s="0", **options)
+    agent = LLMAgent(
+        base_url=endpoint.base_url, model="scripted", api_key="sk-test", retry_base_s="0", **options
+    )
     return agent.run(ctx)
 
 
 def test_missing_openai_package_names_the_pip_command(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "openai", None)
-    with pytest.raises(AgentError, match=r"needs the 'openai' package .* pip install 'pytest-autolab\[agents\]'"):
+    with pytest.raises(
+        AgentError, match=r"needs the 'openai' package .* pip install 'pytest-autolab\[agents\]'"
+    ):
         LLMAgent(model="m", base_url="http://127.0.0.1:1/v1")
 
 
@@ -372,4 +388,6 @@ def test_submit_best_scores_the_best_evaluated_snapshot_and_both_are_reported(
     assert loop["final_snapshot"] != loop["best_snapshot"]
     scored = loop["best_snapshot"] if submit == "best" else loop["final_snapshot"]
     assert loop["submitted_snapshot"] == scored
-    assert (run / "toy" / "submission" / "value.txt").read_text() == ("10\n" if submit == "best" else "ten, or so\n")
+    assert (run / "toy" / "submission" / "value.txt").read_text() == (
+        "10\n" if submit == "best" else "ten, or so\n"
+    )

@@ -213,7 +213,9 @@ def test_nothing_outside_the_sandbox_can_be_written_and_tmp_is_private(make_task
     backend = LocalBackend(run_id="test-readonly")
     try:
         with backend.start(task, role="agent", labels={}) as first:
-            result = first.exec(f"echo rewritten > {outside}/result.json; echo cached > /tmp/cache.txt; cat /tmp/cache.txt")
+            result = first.exec(
+                f"echo rewritten > {outside}/result.json; echo cached > /tmp/cache.txt; cat /tmp/cache.txt"
+            )
             assert "Read-only file system" in result.stderr
             assert result.stdout.strip() == "cached"
             assert first.exec("cat /tmp/cache.txt").stdout.strip() == "cached"  # the sandbox's own /tmp

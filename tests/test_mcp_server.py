@@ -145,5 +145,7 @@ def test_missing_mcp_package_names_the_pip_command(
 ) -> None:
     lab, task, sandbox = lab_run
     monkeypatch.setitem(sys.modules, "mcp.server.lowlevel", None)
-    with pytest.raises(AgentError, match=r"needs the 'mcp' package .* pip install 'pytest-autolab\[agents\]'"):
+    with pytest.raises(
+        AgentError, match=r"needs the 'mcp' package .* pip install 'pytest-autolab\[agents\]'"
+    ):
         LabServer(lab_tools(lab, task, sandbox)).start()

@@ -73,7 +73,10 @@ def test_a_network_that_sorts_most_inputs_scores_zero(pytester: pytest.Pytester)
     pytester.makepyfile(sorting_agents=SORTING_AGENTS)
     pytester.syspathinsert()
     result = pytester.runpytest(
-        "tasks", "--autolab-agent=sorting_agents:OneComparatorMoved", "--autolab-sandbox=local", "--autolab-seed=1"
+        "tasks",
+        "--autolab-agent=sorting_agents:OneComparatorMoved",
+        "--autolab-sandbox=local",
+        "--autolab-seed=1",
     )
     # Well-formed and deterministic, but both the exhaustive 0-1 check and Hypothesis reject
     # it: Hypothesis finds a failing input by search (not one of the explicit examples).
@@ -82,7 +85,10 @@ def test_a_network_that_sorts_most_inputs_scores_zero(pytester: pytest.Pytester)
     # "Failing test case" in current Hypothesis, "Falsifying example" in older releases.
     assert re.search(r"(Failing test case|Falsifying example): sorts\(", out), out
     assert "explicit example" not in out
-    assert "FAILED tasks/discover_sorting/test_discover_sorting.py::test_sorts_arbitrary_integers" in result.stdout.str()
+    assert (
+        "FAILED tasks/discover_sorting/test_discover_sorting.py::test_sorts_arbitrary_integers"
+        in result.stdout.str()
+    )
     row = results_by_task(pytester.path)["discover_sorting"]
     assert (row["status"], row["reward"], row["metric"]) == ("incorrect", 0.0, None)
 
@@ -163,11 +169,17 @@ def test_flash_attention_hard_coding_the_public_output_scores_zero_on_the_hidden
     pytester.makepyfile(flash_agents=FLASH_AGENTS)
     pytester.syspathinsert()
     result = pytester.runpytest(
-        "tasks", "--autolab-agent=flash_agents:HardCodesPublicOutput", "--autolab-sandbox=local", "-p", "no:cacheprovider"
+        "tasks",
+        "--autolab-agent=flash_agents:HardCodesPublicOutput",
+        "--autolab-sandbox=local",
+        "-p",
+        "no:cacheprovider",
     )
     # On the public seed the cheat passes and looks like a huge win ...
     run_dir = next((pytester.path / ".autolab" / "runs").iterdir())
-    ledger = [json.loads(line) for line in (run_dir / "flash_attention" / "ledger.jsonl").read_text().splitlines()]
+    ledger = [
+        json.loads(line) for line in (run_dir / "flash_attention" / "ledger.jsonl").read_text().splitlines()
+    ]
     assert len(ledger) == 1
     assert ledger[0]["correct"] is True
     assert ledger[0]["reward"] > 0.5

@@ -298,7 +298,9 @@ def test_results_travel_from_xdist_workers_into_valid_xunit2_junit_xml_with_prog
     from .xunit2 import xunit2_errors
 
     make_task("logtask")
-    make_task("bad", verifier=TOY_VERIFIER + "\n\ndef test_value_is_tiny(submission):\n    assert False, 'never'\n")
+    make_task(
+        "bad", verifier=TOY_VERIFIER + "\n\ndef test_value_is_tiny(submission):\n    assert False, 'never'\n"
+    )
     xml = pytester.path / "junit.xml"
     result = pytester.runpytest_subprocess(
         "tasks", "-n", "2", f"--autolab-agent={agents}:Stepper", "--autolab-sandbox=local", f"--junitxml={xml}",
@@ -342,14 +344,20 @@ def test_pytest_html_shows_the_autolab_results(pytester: pytest.Pytester, make_t
     make_task("logtask")
     report = pytester.path / "report.html"
     pytester.runpytest(
-        "tasks", "--autolab-agent=oracle", "--autolab-sandbox=local", f"--html={report}", "--self-contained-html"
+        "tasks",
+        "--autolab-agent=oracle",
+        "--autolab-sandbox=local",
+        f"--html={report}",
+        "--self-contained-html",
     ).assert_outcomes(passed=3)
     text = report.read_text()
     assert "autolab: agent oracle, mean reward 0.500" in text
     assert "<td>logtask</td><td>smaller</td><td>scored</td><td>10 value</td><td>1</td><td>0.500</td>" in text
 
 
-def test_the_autolab_options_can_be_set_in_the_ini_file(pytester: pytest.Pytester, make_task: MakeTask) -> None:
+def test_the_autolab_options_can_be_set_in_the_ini_file(
+    pytester: pytest.Pytester, make_task: MakeTask
+) -> None:
     make_task()
     pytester.makeini(
         """
@@ -362,7 +370,9 @@ def test_the_autolab_options_can_be_set_in_the_ini_file(pytester: pytest.Pyteste
     )
     result = pytester.runpytest("tasks")
     result.assert_outcomes(passed=3)
-    result.stdout.fnmatch_lines(["autolab: agent=oracle sandbox=local budget-scale=0.5 *", "toy*scored*0.500*"])
+    result.stdout.fnmatch_lines(
+        ["autolab: agent=oracle sandbox=local budget-scale=0.5 *", "toy*scored*0.500*"]
+    )
     assert json.loads((pytester.path / "out" / "summary.json").read_text())["mean_reward"] == 0.5
     # The command line wins over the ini file.
     pytester.runpytest("tasks", "--autolab-agent=nop").stdout.fnmatch_lines(["autolab: agent=nop *"])
@@ -378,7 +388,9 @@ def test_attempts_give_mean_standard_error_and_best_of_k(
     import math
 
     make_task("toy", **{"autolab.scale": "linear"})
-    result = pytester.runpytest("tasks", "--autolab-agent=oracle", "--autolab-sandbox=local", "--autolab-attempts=3")
+    result = pytester.runpytest(
+        "tasks", "--autolab-agent=oracle", "--autolab-sandbox=local", "--autolab-attempts=3"
+    )
     result.assert_outcomes(passed=7)  # the schema once, each verifier test once per attempt
     result.stdout.fnmatch_lines(
         [
@@ -424,7 +436,9 @@ def test_attempts_give_mean_standard_error_and_best_of_k(
         "tasks", f"--autolab-agent={agents}:Varying", "--autolab-sandbox=local", "--autolab-attempts=3",
         "--autolab-resume", f"--autolab-run-dir={run_dir}",
     )  # fmt: skip
-    result.stdout.fnmatch_lines(["toy@1*scored (resumed)*1.000*", "toy@2*scored *1.000*", "toy@3*scored (resumed)*"])
+    result.stdout.fnmatch_lines(
+        ["toy@1*scored (resumed)*1.000*", "toy@2*scored *1.000*", "toy@3*scored (resumed)*"]
+    )
     assert (pytester.path / "varying.txt").read_text().split() == ["toy"]
 
 

@@ -10,7 +10,13 @@ from pytest_autolab.progress import ProgressWatcher, clock_text
 
 
 def test_clock_text_reads_like_a_clock() -> None:
-    assert [clock_text(s) for s in (0, 59.9, 760, 3600, 3723)] == ["0:00", "0:59", "12:40", "1:00:00", "1:02:03"]
+    assert [clock_text(s) for s in (0, 59.9, 760, 3600, 3723)] == [
+        "0:00",
+        "0:59",
+        "12:40",
+        "1:00:00",
+        "1:02:03",
+    ]
 
 
 def test_a_task_is_followed_from_its_start_through_its_evaluations_to_its_result(tmp_path: Path) -> None:
@@ -29,10 +35,14 @@ def test_a_task_is_followed_from_its_start_through_its_evaluations_to_its_result
         f.write(json.dumps({"t_s": 60, "status": "incorrect", "correct": False, "n": None}) + "\n")
         f.write('{"t_s": 90, "status": "sco')  # half a line: read at the next poll
     now[0] = 1760.0
-    assert watcher.poll() == ["autolab: flash_attention  12:40/1:00:00  evals 2/50  best n 0.62  last: incorrect"]
+    assert watcher.poll() == [
+        "autolab: flash_attention  12:40/1:00:00  evals 2/50  best n 0.62  last: incorrect"
+    ]
     assert watcher.poll() == []  # no news, no line
     now[0] = 1830.0
-    assert watcher.poll() == ["autolab: flash_attention  13:50/1:00:00  evals 2/50  best n 0.62  last: incorrect"]
+    assert watcher.poll() == [
+        "autolab: flash_attention  13:50/1:00:00  evals 2/50  best n 0.62  last: incorrect"
+    ]
     with ledger.open("a") as f:
         f.write('red", "correct": true, "n": 0.7}\n')
     result = folder / "result.json"

@@ -40,8 +40,8 @@ def test_go_and_bad_names_are_refused_with_the_reason(tmp_path: Path) -> None:
 
 def test_write_anchor_keeps_comments_and_other_tables() -> None:
     text = (
-        "[optimization.baseline]\nscore = 1  # measured\nmethod = \"x\"\n\n"
-        "[optimization.reference]\nmethod = \"y\"\n[autolab]\nscore = 3\n"
+        '[optimization.baseline]\nscore = 1  # measured\nmethod = "x"\n\n'
+        '[optimization.reference]\nmethod = "y"\n[autolab]\nscore = 3\n'
     )
     text = write_anchor(text, "baseline", 123456789.0)
     text = write_anchor(text, "reference", 2.5)
@@ -55,7 +55,21 @@ def test_write_anchor_keeps_comments_and_other_tables() -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("language", ["c", "python"])
 def test_autolab_new_output_validates_as_written(pytester: pytest.Pytester, language: str) -> None:
-    assert main(["new", "demo", "--language", language, "--sandbox", "local", "--dir", str(pytester.path / "tasks")]) == 0
+    assert (
+        main(
+            [
+                "new",
+                "demo",
+                "--language",
+                language,
+                "--sandbox",
+                "local",
+                "--dir",
+                str(pytester.path / "tasks"),
+            ]
+        )
+        == 0
+    )
     data = tomllib.loads((pytester.path / "tasks" / "demo" / "task.toml").read_text())
     assert data["optimization"]["baseline"]["score"] != 1000000000  # measured, not the placeholder
     result = pytester.runpytest("tasks", "--autolab-validate", "--autolab-sandbox=local")

@@ -107,7 +107,9 @@ def test_bash_runs_in_the_app_dir(toy: Task, sandbox: LocalSandbox, tmp_path: Pa
     assert (result["timed_out"], result["note"]) == (False, "")
 
 
-def test_bash_output_is_trimmed_head_and_tail_with_a_note(toy: Task, sandbox: LocalSandbox, tmp_path: Path) -> None:
+def test_bash_output_is_trimmed_head_and_tail_with_a_note(
+    toy: Task, sandbox: LocalSandbox, tmp_path: Path
+) -> None:
     tools, _ = make_tools(toy, sandbox, tmp_path)
     result = tools.bash("echo FIRST; head -c 100000 /dev/zero | tr '\\0' x; echo; echo LAST")
     assert len(result["output"]) < OBSERVATION_LIMIT + 200
@@ -151,14 +153,18 @@ def test_write_then_read_a_file(toy: Task, sandbox: LocalSandbox, tmp_path: Path
 def test_file_errors_come_back_as_observations(toy: Task, sandbox: LocalSandbox, tmp_path: Path) -> None:
     tools, _ = make_tools(toy, sandbox, tmp_path)
     assert tools.call("read_file", {"path": "missing.txt"}).startswith("error: missing.txt does not exist")
-    assert tools.call("write_file", {"path": "../escape.txt", "content": "x"}).startswith("error: refused path")
+    assert tools.call("write_file", {"path": "../escape.txt", "content": "x"}).startswith(
+        "error: refused path"
+    )
     assert tools.call("read_file", '{"path": "/etc/passwd"}').startswith("error: refused path")
 
 
 # --- evaluate and status ------------------------------------------------------------------------
 
 
-def test_evaluate_scores_the_editable_files_and_records_them(toy: Task, sandbox: LocalSandbox, tmp_path: Path) -> None:
+def test_evaluate_scores_the_editable_files_and_records_them(
+    toy: Task, sandbox: LocalSandbox, tmp_path: Path
+) -> None:
     tools, evaluator = make_tools(toy, sandbox, tmp_path)
     tools.write_file("value.txt", "55\n")
     result = tools.evaluate()
@@ -173,7 +179,9 @@ def test_evaluate_scores_the_editable_files_and_records_them(toy: Task, sandbox:
     assert tools.status()["best"]["metric"] == 55.0
 
 
-def test_evaluate_refuses_once_the_evaluations_are_spent(toy: Task, sandbox: LocalSandbox, tmp_path: Path) -> None:
+def test_evaluate_refuses_once_the_evaluations_are_spent(
+    toy: Task, sandbox: LocalSandbox, tmp_path: Path
+) -> None:
     tools, evaluator = make_tools(toy, sandbox, tmp_path, evaluations=1)
     tools.evaluate()
     assert tools.evaluate() == {"error": "no evaluations left (all 1 used)", "evaluations_left": 0}
@@ -209,7 +217,9 @@ def test_a_failed_snapshot_is_a_failed_evaluation(toy: Task, sandbox: LocalSandb
     assert tools.ledger.entries[0]["failure"].startswith("cannot take the snapshot")
 
 
-def test_a_crashing_evaluator_is_a_failed_evaluation(toy: Task, sandbox: LocalSandbox, tmp_path: Path) -> None:
+def test_a_crashing_evaluator_is_a_failed_evaluation(
+    toy: Task, sandbox: LocalSandbox, tmp_path: Path
+) -> None:
     def broken(files: Mapping[str, bytes], *, limit_s: float | None = None) -> Evaluation:
         raise OSError("disk full")
 
@@ -218,7 +228,9 @@ def test_a_crashing_evaluator_is_a_failed_evaluation(toy: Task, sandbox: LocalSa
     assert result["error"] == "the harness could not run the verifier: OSError: disk full"
 
 
-def test_after_the_deadline_every_tool_but_status_refuses(toy: Task, sandbox: LocalSandbox, tmp_path: Path) -> None:
+def test_after_the_deadline_every_tool_but_status_refuses(
+    toy: Task, sandbox: LocalSandbox, tmp_path: Path
+) -> None:
     tools, evaluator = make_tools(toy, sandbox, tmp_path, time_s=0.0)
     for name, arguments in [("bash", {"command": "true"}), ("read_file", {"path": "value.txt"}),
                             ("write_file", {"path": "value.txt", "content": "1"}), ("evaluate", {})]:  # fmt: skip
@@ -257,7 +269,9 @@ def test_every_observation_ends_with_what_is_left(toy: Task, sandbox: LocalSandb
         ("evaluate", {"now": 1}, "evaluate: unknown argument(s) now; it takes no arguments"),
     ],
 )
-def test_malformed_calls_raise_tool_call_error_naming_the_fix(name: str, arguments: Any, message: str) -> None:
+def test_malformed_calls_raise_tool_call_error_naming_the_fix(
+    name: str, arguments: Any, message: str
+) -> None:
     with pytest.raises(ToolCallError) as excinfo:
         parse_arguments(name, arguments)
     assert message in str(excinfo.value)
@@ -271,7 +285,9 @@ def test_well_formed_calls_parse() -> None:
     assert [spec["name"] for spec in TOOL_SPECS] == ["bash", "read_file", "write_file", "evaluate", "status"]
 
 
-def test_briefing_names_the_files_the_budget_and_the_deadline(toy: Task, sandbox: LocalSandbox, tmp_path: Path) -> None:
+def test_briefing_names_the_files_the_budget_and_the_deadline(
+    toy: Task, sandbox: LocalSandbox, tmp_path: Path
+) -> None:
     tools, _ = make_tools(toy, sandbox, tmp_path)
     briefing = tools.briefing()
     assert "Editable files (only these are scored): value.txt." in briefing
@@ -310,9 +326,18 @@ def child_kind(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) 
 
 @pytest.mark.usefixtures("sweep_after", "child_kind")
 def test_run_verifier_scores_a_snapshot_with_public_inputs(toy: Task, tmp_path: Path) -> None:
-    evaluation = run_verifier(toy, {"value.txt": b"10\n"}, scratch=tmp_path / "s", sandbox="local", run_id="tools-rv")
-    assert (evaluation.status, evaluation.metric, evaluation.n, evaluation.reward) == ("scored", 10.0, 1.0, 0.5)
-    failed = run_verifier(toy, {"value.txt": b"ten\n"}, scratch=tmp_path / "f", sandbox="local", run_id="tools-rv")
+    evaluation = run_verifier(
+        toy, {"value.txt": b"10\n"}, scratch=tmp_path / "s", sandbox="local", run_id="tools-rv"
+    )
+    assert (evaluation.status, evaluation.metric, evaluation.n, evaluation.reward) == (
+        "scored",
+        10.0,
+        1.0,
+        0.5,
+    )
+    failed = run_verifier(
+        toy, {"value.txt": b"ten\n"}, scratch=tmp_path / "f", sandbox="local", run_id="tools-rv"
+    )
     assert failed.status == "incorrect"
     assert "test_value_is_an_integer" in failed.failures[0]
 
@@ -340,7 +365,11 @@ def test_evaluations_at_the_same_time_both_get_a_verdict(toy: Task, tmp_path: Pa
 
     def evaluate(i: int) -> None:
         results[i] = run_verifier(
-            toy, {"value.txt": f"{20 + i}\n".encode()}, scratch=tmp_path / str(i), sandbox="local", run_id="tools-rv"
+            toy,
+            {"value.txt": f"{20 + i}\n".encode()},
+            scratch=tmp_path / str(i),
+            sandbox="local",
+            run_id="tools-rv",
         )
 
     threads = [threading.Thread(target=evaluate, args=(i,)) for i in range(2)]
@@ -358,6 +387,8 @@ def test_a_dead_fork_server_does_not_stop_evaluations(toy: Task, tmp_path: Path)
     run_verifier(toy, {"value.txt": b"10\n"}, scratch=tmp_path / "a", sandbox="local", run_id="tools-rv")
     assert server._proc is not None
     os.killpg(server._proc.pid, signal.SIGKILL)
-    again = run_verifier(toy, {"value.txt": b"11\n"}, scratch=tmp_path / "b", sandbox="local", run_id="tools-rv")
+    again = run_verifier(
+        toy, {"value.txt": b"11\n"}, scratch=tmp_path / "b", sandbox="local", run_id="tools-rv"
+    )
     assert again.metric == 11.0
     server.broken = False  # had it given up (a plain child then), let the rest of the session fork again

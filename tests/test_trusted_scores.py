@@ -166,7 +166,9 @@ def test_a_credential_given_as_an_agent_option_is_written_nowhere(
     assert settings["agent_options"] == {"api_key": "<redacted>", "model": "m1"}
 
 
-def test_a_users_timeout_wins_over_the_plugins_backstop(pytester: pytest.Pytester, make_task: MakeTask) -> None:
+def test_a_users_timeout_wins_over_the_plugins_backstop(
+    pytester: pytest.Pytester, make_task: MakeTask
+) -> None:
     make_task(
         verifier="""
         import time

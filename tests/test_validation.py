@@ -62,12 +62,15 @@ def test_a_valid_task_validates_with_a_table(pytester: pytest.Pytester, make_tas
 
 
 def test_the_verifier_runs_with_the_hidden_seed(pytester: pytest.Pytester, make_task: MakeTask) -> None:
-    verifier = VERIFIER + """
+    verifier = (
+        VERIFIER
+        + """
 
 def test_seed_is_not_public(submission):
     assert submission.hidden
     assert submission.seed != submission.task.public_seed
 """
+    )
     make_task("toy", verifier=verifier)
     pytester.runpytest("tasks", "--autolab-validate", "--autolab-sandbox=local").assert_outcomes(passed=3)
 
@@ -151,9 +154,16 @@ def test_value(submission, record_metric):
     make_task("toy", verifier=verifier)
     counter.mkdir()
     result = pytester.runpytest(
-        "tasks", "--autolab-validate", "--autolab-validate-repeat=3", "--autolab-sandbox=local", "-k", "reference"
+        "tasks",
+        "--autolab-validate",
+        "--autolab-validate-repeat=3",
+        "--autolab-sandbox=local",
+        "-k",
+        "reference",
     )
-    result.stdout.fnmatch_lines(["*a counted metric must repeat exactly, but 3 verifications gave [[]10.0, 11.0, 12.0[]]*"])
+    result.stdout.fnmatch_lines(
+        ["*a counted metric must repeat exactly, but 3 verifications gave [[]10.0, 11.0, 12.0[]]*"]
+    )
     assert result.ret == 1
 
 
@@ -161,9 +171,13 @@ def test_validation_toml_must_list_every_rung_once(tmp_path: Path) -> None:
     (tmp_path / "validation" / "rungs" / "a").mkdir(parents=True)
     (tmp_path / "validation" / "rungs" / "b").mkdir(parents=True)
     (tmp_path / "validation" / "validation.toml").write_text('rungs = ["a"]\n')
-    with pytest.raises(ValidationError, match=r"must name every folder under validation/rungs/ once.*\['a', 'b'\]"):
+    with pytest.raises(
+        ValidationError, match=r"must name every folder under validation/rungs/ once.*\['a', 'b'\]"
+    ):
         load_validation(tmp_path)
-    (tmp_path / "validation" / "validation.toml").write_text('rungs = ["a", "b"]\nreference_tolerance = 0.2\n')
+    (tmp_path / "validation" / "validation.toml").write_text(
+        'rungs = ["a", "b"]\nreference_tolerance = 0.2\n'
+    )
     with pytest.raises(ValidationError, match="say why in reference_tolerance_reason"):
         load_validation(tmp_path)
     (tmp_path / "validation" / "validation.toml").write_text('rungs = ["a", "b"]\n[reasons]\nc = "x"\n')
@@ -174,16 +188,22 @@ def test_validation_toml_must_list_every_rung_once(tmp_path: Path) -> None:
         load_validation(tmp_path)
 
 
-def test_a_broken_validation_folder_is_one_failing_item(pytester: pytest.Pytester, make_task: MakeTask) -> None:
+def test_a_broken_validation_folder_is_one_failing_item(
+    pytester: pytest.Pytester, make_task: MakeTask
+) -> None:
     task = make_task("toy", verifier=VERIFIER)
     add_variants(task, rungs={"half": "50\n"}, cheats={}, toml="rungs = []\n")
     (task / "validation" / "rungs" / "half" / "notes.md").write_text("x")
     result = pytester.runpytest("tasks", "--autolab-validate", "--autolab-sandbox=local")
     result.assert_outcomes(passed=1, failed=1)
-    result.stdout.fnmatch_lines(["*invalid validation folder:*must name every folder under validation/rungs/*"])
+    result.stdout.fnmatch_lines(
+        ["*invalid validation folder:*must name every folder under validation/rungs/*"]
+    )
 
 
-def test_a_variant_with_a_file_that_is_not_editable_fails(pytester: pytest.Pytester, make_task: MakeTask) -> None:
+def test_a_variant_with_a_file_that_is_not_editable_fails(
+    pytester: pytest.Pytester, make_task: MakeTask
+) -> None:
     task = make_task("toy", verifier=VERIFIER)
     add_variants(task, rungs={"half": "50\n"}, cheats={})
     (task / "validation" / "rungs" / "half" / "notes.md").write_text("x")

@@ -146,7 +146,9 @@ class CLIAgent:
     ) -> list[str]:
         raise NotImplementedError
 
-    def environment(self, *, server_token: str, server_url: str, home: Path, ctx: AgentContext) -> dict[str, str]:
+    def environment(
+        self, *, server_token: str, server_url: str, home: Path, ctx: AgentContext
+    ) -> dict[str, str]:
         raise NotImplementedError
 
     def parser(self) -> StreamParser:
@@ -168,7 +170,9 @@ class CLIAgent:
             home.mkdir()
             workdir.mkdir()
             with LabServer(ctx.tools, journal=log_dir / "tool_calls.jsonl") as server:
-                argv = self.command(cli_prompt(ctx), server_url=server.url, home=home, workdir=workdir, ctx=ctx)
+                argv = self.command(
+                    cli_prompt(ctx), server_url=server.url, home=home, workdir=workdir, ctx=ctx
+                )
                 env = self.environment(server_token=server.token, server_url=server.url, home=home, ctx=ctx)
                 self._write_command(log_dir, argv, env)
                 parser = self.parser()
@@ -196,7 +200,10 @@ class CLIAgent:
     ) -> tuple[int | None, str]:
         log_dir = Path(ctx.log_dir)
         stderr_path = log_dir / "stderr.txt"
-        with stderr_path.open("wb") as stderr_file, (log_dir / self.stream_file).open("w", encoding="utf-8") as raw:
+        with (
+            stderr_path.open("wb") as stderr_file,
+            (log_dir / self.stream_file).open("w", encoding="utf-8") as raw,
+        ):
             with launch.lock:
                 if launch.stopped == "cancelled":
                     return None, ""

@@ -117,10 +117,16 @@ class ClaudeAgent(CLIAgent):
             argv += ["--permission-mode", self.permission_mode]
         return [*argv, *self.extra_args, "--", prompt]
 
-    def environment(self, *, server_token: str, server_url: str, home: Path, ctx: AgentContext) -> dict[str, str]:
+    def environment(
+        self, *, server_token: str, server_url: str, home: Path, ctx: AgentContext
+    ) -> dict[str, str]:
         config = {
             "mcpServers": {
-                SERVER_NAME: {"type": "http", "url": server_url, "headers": {"Authorization": f"Bearer {server_token}"}}
+                SERVER_NAME: {
+                    "type": "http",
+                    "url": server_url,
+                    "headers": {"Authorization": f"Bearer {server_token}"},
+                }
             }
         }
         path = home / "mcp.json"
@@ -210,14 +216,18 @@ class ClaudeStream(StreamParser):
                 stop = "error"
             message = str(result.get("result") or self.last_text or "")
             if stop == "error" and self.tool_uses == 0:
-                raise AgentError(_failure("Claude Code failed", message or subtype, usage["mcp_status"], stderr))
+                raise AgentError(
+                    _failure("Claude Code failed", message or subtype, usage["mcp_status"], stderr)
+                )
             return AgentOutcome(message=message, stop_reason=stop, usage=usage)
         # No result line: stopped by the harness, or crashed.
         totals = [_tokens(u) for u in self.message_usage.values()]
         usage.update(
             turns=len(self.message_usage),
             cost_usd=None,
-            **{key: sum(t[key] for t in totals) for key in ("input_tokens", "output_tokens", "cached_tokens")},
+            **{
+                key: sum(t[key] for t in totals) for key in ("input_tokens", "output_tokens", "cached_tokens")
+            },
         )
         if stopped is not None:
             return AgentOutcome(message=self.last_text, stop_reason=stopped, usage=usage)
@@ -229,6 +239,7 @@ class ClaudeStream(StreamParser):
 
 def _tokens(usage: dict[str, Any]) -> dict[str, int]:
     """Anthropic usage -> input (all prompt tokens, cached ones included), output, cached."""
+
     def num(key: str) -> int:
         value = usage.get(key)
         return int(value) if isinstance(value, (int, float)) else 0

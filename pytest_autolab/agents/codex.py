@@ -140,11 +140,15 @@ class CodexAgent(CLIAgent):
             argv += ["-c", f"model_reasoning_effort={_toml(self.reasoning_effort)}"]
         return [*argv, *self.extra_args, "--", prompt]
 
-    def environment(self, *, server_token: str, server_url: str, home: Path, ctx: AgentContext) -> dict[str, str]:
+    def environment(
+        self, *, server_token: str, server_url: str, home: Path, ctx: AgentContext
+    ) -> dict[str, str]:
         codex_home = home / "codex-home"
         codex_home.mkdir(parents=True, exist_ok=True)
         (codex_home / "config.toml").write_text(
-            codex_config(server_url=server_url, tool_timeout_s=ctx.budget.time_s + 120, base_url=self.base_url),
+            codex_config(
+                server_url=server_url, tool_timeout_s=ctx.budget.time_s + 120, base_url=self.base_url
+            ),
             encoding="utf-8",
         )
         auth = codex_home / "auth.json"

@@ -357,7 +357,9 @@ class _Run:
                         if self.trim_context(keep=keep_on_overflow.pop(0), force=True):
                             break
                     else:
-                        raise AgentError(f"the conversation no longer fits the model's context: {exc}") from exc
+                        raise AgentError(
+                            f"the conversation no longer fits the model's context: {exc}"
+                        ) from exc
                     continue
                 raise AgentError(f"the model endpoint rejected the request: {exc}") from exc
             except openai.APIStatusError as exc:
@@ -372,7 +374,9 @@ class _Run:
             backoff = min(60.0, agent.retry_base_s * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
             delay = retry_after if retry_after is not None else backoff
             self.usage["retries"] += 1
-            self.write({"type": "retry", "attempt": attempt, "error": error[:500], "delay_s": round(delay, 2)})
+            self.write(
+                {"type": "retry", "attempt": attempt, "error": error[:500], "delay_s": round(delay, 2)}
+            )
             if delay >= budget.remaining_s():
                 raise BudgetExhausted("the deadline comes before the model endpoint recovers")
             if self.cancelled.wait(delay):
@@ -395,7 +399,12 @@ class _Run:
         self.usage["cached_tokens"] += cached
         if cost is not None:
             self.usage["cost_usd"] = round((self.usage["cost_usd"] or 0.0) + cost, 6)
-        return {"input_tokens": prompt, "output_tokens": completion, "cached_tokens": cached, "cost_usd": cost}
+        return {
+            "input_tokens": prompt,
+            "output_tokens": completion,
+            "cached_tokens": cached,
+            "cost_usd": cost,
+        }
 
     # -- context -----------------------------------------------------------------------------
 
@@ -439,7 +448,11 @@ class _Run:
                     args = json.loads(call["function"]["arguments"])
                 except ValueError:
                     continue
-                if isinstance(args, dict) and isinstance(args.get("content"), str) and len(args["content"]) > 200:
+                if (
+                    isinstance(args, dict)
+                    and isinstance(args.get("content"), str)
+                    and len(args["content"]) > 200
+                ):
                     args["content"] = TRIMMED.format(len(args["content"]))
                     call["function"]["arguments"] = json.dumps(args)
                     trimmed += 1
@@ -448,7 +461,9 @@ class _Run:
 
 def _is_context_overflow(exc: Exception) -> bool:
     text = str(exc).lower()
-    return "context" in text and ("length" in text or "window" in text or "too long" in text or "maximum" in text)
+    return "context" in text and (
+        "length" in text or "window" in text or "too long" in text or "maximum" in text
+    )
 
 
 def _retry_after(response: Any) -> float | None:

@@ -151,7 +151,9 @@ class LocalSandbox:
     def _environment(self, extra: Mapping[str, str] | None) -> dict[str, str]:
         # Scrubbed: nothing of the harness's environment (keys, tokens) leaks in.
         path = os.pathsep.join(
-            dict.fromkeys([os.path.dirname(sys.executable), *_toolchain_dirs(), "/usr/local/bin", "/usr/bin", "/bin"])
+            dict.fromkeys(
+                [os.path.dirname(sys.executable), *_toolchain_dirs(), "/usr/local/bin", "/usr/bin", "/bin"]
+            )
         )
         env = {
             "PATH": path,

@@ -145,9 +145,14 @@ def write_scaffold(root: Path, name: str, *, language: str, axis: str | None = N
     shutil.copytree(source / "solution", folder / "solution")
     shutil.copytree(source / "rung", folder / "validation" / "rungs" / "blocks")
     shutil.copytree(source / "cheat", folder / "validation" / "cheats" / "skips_work")
-    (folder / "validation" / "validation.toml").write_text(string.Template(VALIDATION_TOML).substitute(values))
+    (folder / "validation" / "validation.toml").write_text(
+        string.Template(VALIDATION_TOML).substitute(values)
+    )
     (folder / "task.toml").write_text(string.Template(TASK_TOML).substitute(values))
-    for template, target in (("verifier.py.tmpl", f"test_{name}.py"), ("instruction.md.tmpl", "instruction.md")):
+    for template, target in (
+        ("verifier.py.tmpl", f"test_{name}.py"),
+        ("instruction.md.tmpl", "instruction.md"),
+    ):
         text = (TEMPLATES / template).read_text()
         (folder / target).write_text(string.Template(text).substitute(values))
     return folder
