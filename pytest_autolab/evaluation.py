@@ -282,6 +282,13 @@ class ForkServer:
             except TimeoutError:
                 self._stop(pid)
                 return None, True
+            except (_ServerGone, ValueError, KeyError):
+                # The server died under the evaluation (killed, out of memory): stop what it
+                # forked and let the caller run the evaluation again in a plain child.
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(pid, signal.SIGKILL)
+                self._give_up()
+                return None
             except BaseException:  # Ctrl-C in the harness: the evaluation must not outlive it
                 self._stop(pid)
                 raise

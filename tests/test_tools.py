@@ -392,3 +392,35 @@ def test_a_dead_fork_server_does_not_stop_evaluations(toy: Task, tmp_path: Path)
     )
     assert again.metric == 11.0
     server.broken = False  # had it given up (a plain child then), let the rest of the session fork again
+
+
+@pytest.mark.usefixtures("sweep_after")
+def test_a_fork_server_killed_during_an_evaluation_falls_back_to_a_plain_child(
+    toy: Task, tmp_path: Path
+) -> None:
+    server = fork_server()
+    assert server is not None
+    server.broken = False
+    # A verifier slow enough that the server can be killed while it runs.
+    verifier = (
+        toy.verifier_path.read_text()
+        .replace("def test_value(", "import time\n\n\ndef test_value(", 1)
+        .replace(
+            'record_metric(int(submission.read_file("value.txt")))',
+            'time.sleep(2)\n    record_metric(int(submission.read_file("value.txt")))',
+        )
+    )
+    toy.verifier_path.write_text(verifier)
+    run_verifier(toy, {"value.txt": b"10\n"}, scratch=tmp_path / "warm", sandbox="local", run_id="tools-rv")
+    assert server._proc is not None
+    victim = server._proc.pid
+    killer = threading.Timer(1.0, os.killpg, args=(victim, signal.SIGKILL))
+    killer.start()
+    try:
+        again = run_verifier(
+            toy, {"value.txt": b"12\n"}, scratch=tmp_path / "b", sandbox="local", run_id="tools-rv"
+        )
+    finally:
+        killer.join()
+    assert again.metric == 12.0, again
+    server.broken = False
