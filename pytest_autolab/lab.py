@@ -576,6 +576,19 @@ class Lab:
         ``limit_s`` (the agent's time left) cuts an evaluation at the deadline.
         """
         scratch = self.task_dir(task) / "evaluations" / f"{time.time_ns()}"
+        return self.verify_in_child(task, files, scratch=scratch, limit_s=limit_s)
+
+    def verify_in_child(
+        self,
+        task: Task,
+        files: Mapping[str, bytes],
+        *,
+        scratch: Path,
+        seed: int | None = None,
+        limit_s: float | None = None,
+    ) -> Evaluation:
+        """The task's verifier on ``files`` in a child pytest (evaluate(), validation), with the
+        public seed unless ``seed`` is given; its files go under ``scratch``."""
         scratch.mkdir(parents=True, exist_ok=True)
         return run_verifier(
             task,
@@ -585,6 +598,7 @@ class Lab:
             run_id=self.settings.run_id,
             run_dir=self.settings.run_dir,
             limit_s=limit_s,
+            seed=seed,
         )
 
     def open_submission(

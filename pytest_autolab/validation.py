@@ -298,20 +298,15 @@ class ValidationPlugin:
     def verify(self, item: VariantItem, files: Mapping[str, bytes], attempt: int) -> Evaluation:
         from .lab import hidden_seed
 
-        lab = self.state.lab
-        task, variant = item.task, item.variant
-        scratch = (
-            lab.task_dir(task) / "validation" / (variant.label.replace("[", "-").rstrip("]") + f"-{attempt}")
-        )
-        scratch.mkdir(parents=True, exist_ok=True)
-        return run_verifier(
+        lab, task = self.state.lab, item.task
+        folder = item.variant.label.replace("[", "-").rstrip("]") + f"-{attempt}"
+        evaluation: Evaluation = lab.verify_in_child(
             task,
             files,
-            scratch=scratch,
-            sandbox=lab.backend.name,
-            run_id=self.state.settings.run_id,
+            scratch=lab.task_dir(task) / "validation" / folder,
             seed=hidden_seed(self.state.settings.seed, task),
         )
+        return evaluation
 
     def validate(self, item: VariantItem) -> None:
         task, variant = item.task, item.variant
