@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
+import sys
 import textwrap
 from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy  # noqa: F401 - loaded once here: pytester's in-process runs cannot re-import it
@@ -141,6 +144,21 @@ def make_task(pytester: pytest.Pytester) -> MakeTask:
         )
 
     return make
+
+
+def load_module(path: Path, name: str) -> ModuleType:
+    """A task's trusted Python (its verifier, interpreter or reference) imported from its file,
+    once per session under ``name``; skips the test where the task is not in this checkout."""
+    if name not in sys.modules:
+        if not path.exists():
+            pytest.skip(f"{path} is not in this checkout")
+        spec = importlib.util.spec_from_file_location(name, path)
+        assert spec is not None
+        assert spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
 
 
 def read_summary(run_root: Path) -> dict[str, Any]:

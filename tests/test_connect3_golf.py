@@ -6,31 +6,22 @@ task folder); these tests load it the same way.
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import json
-import sys
 import zipfile
 from types import ModuleType
 
 import numpy as np
 import pytest
 
-from .conftest import REPO
+from .conftest import REPO, load_module
 
 TASK = REPO / "tasks" / "connect3_golf"
 
 
 def _load() -> ModuleType:
     name = "autolab_connect3_golf_rules"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, TASK / "environment" / "connect3.py")
-        assert spec is not None
-        assert spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+    return load_module(TASK / "environment" / "connect3.py", name)
 
 
 c3 = _load()

@@ -6,29 +6,20 @@ the task folder); these tests load it the same way.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from types import ModuleType
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from .conftest import REPO
+from .conftest import REPO, load_module
 
 TASK = REPO / "tasks" / "stack_machine_golf"
 
 
 def _load() -> ModuleType:
     name = "autolab_stack_machine_golf_vm"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, TASK / "environment" / "stackvm.py")
-        assert spec is not None
-        assert spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+    return load_module(TASK / "environment" / "stackvm.py", name)
 
 
 vm = _load()

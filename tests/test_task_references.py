@@ -4,8 +4,6 @@ expected answers. A bug here would score correct programs 0 (or wrong ones > 0).
 from __future__ import annotations
 
 import bisect
-import importlib.util
-import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -14,19 +12,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from .conftest import REPO
+from .conftest import REPO, load_module
 
 
 def load(name: str, path: Path) -> ModuleType:
-    if not path.exists():
-        pytest.skip(f"{path.relative_to(REPO)} is not in this checkout")
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec
-    assert spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_module(path, name)
 
 
 @pytest.fixture(scope="module")

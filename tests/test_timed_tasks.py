@@ -3,13 +3,14 @@ what the harnesses report (checksums, payloads), checked against the Go harnesse
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
 import subprocess
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+
+from .conftest import load_module
 
 TASKS = Path(__file__).resolve().parent.parent / "tasks"
 #: task: (editable file, its read-only pristine copy)
@@ -23,12 +24,7 @@ needs_go = pytest.mark.skipif(shutil.which("go") is None, reason="needs the Go t
 
 def verifier(task: str) -> ModuleType:
     path = TASKS / task / f"test_{task}.py"
-    spec = importlib.util.spec_from_file_location(f"verifier_{task}", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_module(path, f"verifier_{task}")
 
 
 def build(task: str, tmp_path: Path) -> Path:
