@@ -32,7 +32,7 @@ import json
 import math
 import time
 import tomllib
-from collections.abc import Iterator, Mapping
+from collections.abc import Generator, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +58,10 @@ DEFAULT_REFERENCE_TOLERANCE = 0.05
 KINDS = ("rungs", "cheats")
 #: Statuses a cheat may end with: found out by the verifier or refused at the snapshot.
 CAUGHT = frozenset({"incorrect", "rejected"})
-PROPERTY = "autolab.validation"
+#: The attribute of a test report that carries a variant's row (a plain dict): xdist sends a
+#: report's attributes to the controller, and JUnit XML leaves them out (xunit2 allows no
+#: properties on test cases).
+REPORT_ATTRIBUTE = "autolab_validation"
 
 
 class ValidationError(Exception):
@@ -205,6 +208,8 @@ class VariantItem(pytest.Item):
         self.task = task
         self.validation = validation
         self.variant = variant
+        #: The table row once verified (plain data: it travels on the report).
+        self.row: dict[str, Any] | None = None
 
     def runtest(self) -> None:
         plugin = self.config.pluginmanager.get_plugin(ValidationPlugin.NAME)
@@ -330,7 +335,7 @@ class ValidationPlugin:
             seconds=round(time.monotonic() - started, 2),
         )
         self.rows[(task.name, variant.label)] = row
-        item.user_properties.append((PROPERTY, json.dumps(dataclasses.asdict(row))))
+        item.row = dataclasses.asdict(row)
         if variant.kind == "rung" and first.n is not None:
             self.last_rung[task.name] = (variant.name, first.n)
         if problems:
@@ -403,12 +408,21 @@ class ValidationPlugin:
 
     # -- reports, table, summary -------------------------------------------------------------------
 
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        report = yield
+        row = getattr(item, "row", None)
+        if call.when == "call" and isinstance(row, dict):
+            setattr(report, REPORT_ATTRIBUTE, row)
+        return report
+
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         # On an xdist controller the rows arrive on the workers' reports.
-        for key, value in report.user_properties:
-            if key == PROPERTY and isinstance(value, str):
-                data = json.loads(value)
-                self.rows[(data["task"], data["variant"])] = Row(**data)
+        data = getattr(report, REPORT_ATTRIBUTE, None)
+        if isinstance(data, dict):
+            self.rows[(data["task"], data["variant"])] = Row(**data)
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if hasattr(self.config, "workerinput") or not self.rows:

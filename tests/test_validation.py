@@ -128,14 +128,23 @@ def test_value(submission, record_metric):
     assert result.ret == 1
 
 
-def test_validation_runs_under_xdist(pytester: pytest.Pytester, make_task: MakeTask) -> None:
+def test_validation_runs_under_xdist_with_valid_xunit2(
+    pytester: pytest.Pytester, make_task: MakeTask
+) -> None:
+    from .xunit2 import xunit2_errors
+
     for name in ("one", "two"):
         task = make_task(name, verifier=VERIFIER)
         add_variants(task, rungs={"half": "50\n"}, cheats={"words": "ten\n"})
-    result = pytester.runpytest("tasks", "--autolab-validate", "--autolab-sandbox=local", "-n", "2")
+    xml = pytester.path / "junit.xml"
+    result = pytester.runpytest(
+        "tasks", "--autolab-validate", "--autolab-sandbox=local", "-n", "2",
+        f"--junitxml={xml}", "-o", "junit_family=xunit2",
+    )  # fmt: skip
     result.assert_outcomes(passed=10)
     result.stdout.fnmatch_lines(["8 of 8 variant(s) as expected over 2 task(s)"])
     assert len(read_summary(pytester.path)["validation"]) == 8
+    assert xunit2_errors(xml) == []
 
 
 def test_repeat_requires_a_counted_metric_to_repeat_exactly(
