@@ -236,6 +236,9 @@ class Verdict:
     details: dict[str, Any] | None = None
     #: Verifier tests that did not run (a selection, -x): the task is then not scored.
     missing: list[str] = dataclasses.field(default_factory=list)
+    #: Failures of the harness itself inside a verifier test (the sandbox's engine refused a
+    #: command): no verdict on the submission, so the task ends ``error``, not ``incorrect``.
+    harness_errors: list[str] = dataclasses.field(default_factory=list)
     #: The final result, once known (scored, or carried over, or a failed run).
     result: TaskResult | None = None
     #: The result was attached to a test report already.
@@ -674,7 +677,10 @@ class Lab:
         result = self.base_result(task, run)
         result.verify_time_s = round(verify_time_s, 3)
         result.failures = list(verdict.failures)
-        if verdict.failures:
+        if verdict.harness_errors:
+            result.status = "error"
+            result.reason = f"the harness failed during verification, no verdict: {verdict.harness_errors[0]}"
+        elif verdict.failures:
             # One failing test is enough for reward 0, whatever did not run.
             result.status = "incorrect"
             result.reason = f"{len(verdict.failures)} verifier test(s) failed: {verdict.failures[0]}"

@@ -35,7 +35,7 @@ from .lab import Lab, RunSettings, Submission, Verdict, run_metadata
 from .progress import ProgressWatcher, open_terminal_writer
 from .report import format_table, summarize
 from .results import TaskResult, atomic_write_json, load_result
-from .sandboxes import SandboxError, sweep_run
+from .sandboxes import SandboxError, SnapshotError, sweep_run
 from .tasks import Task, TaskFileError, attempt_name, find_task_dir, load_task
 from .validation import ValidationPlugin, collect_items
 
@@ -572,7 +572,13 @@ class AutolabPlugin:
         if verdict is None:
             return report
         if report.failed and (verdict.result is None or report.when == "call"):
-            verdict.failures.append(f"{item.name} ({report.when}): {_failure_text(report)}")
+            error = call.excinfo.value if call.excinfo else None
+            if isinstance(error, SandboxError) and not isinstance(error, SnapshotError):
+                # The engine failed (a container gone, an API error), not the submission: a file
+                # the submission left that cannot be copied out (SnapshotError) stays its fault.
+                verdict.harness_errors.append(f"{item.name} ({report.when}): {error}")
+            else:
+                verdict.failures.append(f"{item.name} ({report.when}): {_failure_text(report)}")
         if verdict.result is not None and not verdict.reported and not self.evaluate_dir:
             _attach(item, report, verdict.result)
             verdict.reported = True

@@ -212,6 +212,32 @@ def test_a_task_the_harness_could_not_verify_fails_the_session(
     result.stdout.fnmatch_lines(["*not verified: harness error: the engine went away*", "toy*error*"])
 
 
+def test_an_engine_failure_inside_a_verifier_test_is_a_harness_error_not_a_wrong_answer(
+    pytester: pytest.Pytester, make_task: MakeTask
+) -> None:
+    verifier = """
+from pytest_autolab.sandboxes import SandboxError, SnapshotError
+
+
+def test_value(submission, record_metric):
+    if submission.read_file("value.txt").strip() == b"10":
+        raise SandboxError("cannot run a command in the container: 409 Conflict")
+    raise SnapshotError("refused 'value.txt': it is a symbolic link")
+"""
+    make_task("engine", verifier=verifier)
+    make_task("cheat", verifier=verifier, solution={"value.txt": "11\n"})
+    result = pytester.runpytest("tasks", "--autolab-agent=oracle", "--autolab-sandbox=local")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    rows = results_by_task(pytester.path)
+    # The engine's failure is no verdict on the submission ...
+    assert rows["engine"]["status"] == "error"
+    assert "the harness failed during verification" in rows["engine"]["reason"]
+    assert "409 Conflict" in rows["engine"]["reason"]
+    # ... while a file the submission made uncopyable stays its own fault.
+    assert rows["cheat"]["status"] == "incorrect"
+    assert rows["cheat"]["reward"] == 0.0
+
+
 def test_a_harness_warning_never_decides_the_verdict(
     pytester: pytest.Pytester, make_task: MakeTask, agents: str
 ) -> None:
