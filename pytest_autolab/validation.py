@@ -48,7 +48,9 @@ __all__ = [
     "ValidationError",
     "ValidationPlugin",
     "Variant",
+    "editable_files",
     "load_validation",
+    "stray_files",
     "variant_files",
 ]
 
@@ -166,20 +168,28 @@ def _number(path: Path, data: Mapping[str, Any], key: str, default: float) -> fl
     return float(value)
 
 
+def stray_files(folder: Path, editable: tuple[str, ...]) -> list[str]:
+    """The files under ``folder`` that are not editable files of the task (sorted)."""
+    return sorted(
+        rel
+        for p in folder.rglob("*")
+        if p.is_file() and (rel := p.relative_to(folder).as_posix()) not in editable
+    )
+
+
+def editable_files(folder: Path, editable: tuple[str, ...]) -> dict[str, bytes]:
+    """The task's editable files that ``folder`` holds, by relative path."""
+    return {rel: (folder / rel).read_bytes() for rel in editable if (folder / rel).is_file()}
+
+
 def variant_files(folder: Path, editable: tuple[str, ...], *, only_editable: bool) -> dict[str, bytes]:
     """The editable files of ``folder``; with ``only_editable`` any other file is an error."""
-    if only_editable:
-        stray = sorted(
-            rel
-            for p in folder.rglob("*")
-            if p.is_file() and (rel := p.relative_to(folder).as_posix()) not in editable
+    if only_editable and (stray := stray_files(folder, editable)):
+        raise ValidationError(
+            f"{folder}: holds files that are not editable ({', '.join(stray)}); "
+            f"a variant folder holds only {', '.join(editable)}"
         )
-        if stray:
-            raise ValidationError(
-                f"{folder}: holds files that are not editable ({', '.join(stray)}); "
-                f"a variant folder holds only {', '.join(editable)}"
-            )
-    files = {rel: (folder / rel).read_bytes() for rel in editable if (folder / rel).is_file()}
+    files = editable_files(folder, editable)
     if not files:
         raise ValidationError(f"{folder}: has none of the editable files ({', '.join(editable)})")
     return files

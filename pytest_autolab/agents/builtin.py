@@ -65,16 +65,14 @@ class FilesAgent:
             folder = in_task if in_task.is_dir() else folder.resolve()
         if not folder.is_dir():
             raise AgentError(f"the files agent's dir {self.dir!r} is not a folder")
-        stray = sorted(
-            p.relative_to(folder).as_posix()
-            for p in folder.rglob("*")
-            if p.is_file() and p.relative_to(folder).as_posix() not in ctx.task.editable
-        )
+        from ..validation import editable_files, stray_files
+
+        stray = stray_files(folder, ctx.task.editable)
         if stray:
             raise AgentError(
                 f"{folder} holds files that are not editable in {ctx.task.name}: {', '.join(stray)}"
             )
-        files = {rel: (folder / rel).read_bytes() for rel in ctx.task.editable if (folder / rel).is_file()}
+        files = editable_files(folder, ctx.task.editable)
         if not files:
             raise AgentError(f"{folder} has none of the editable files ({', '.join(ctx.task.editable)})")
         ctx.tools.write_files(files)
