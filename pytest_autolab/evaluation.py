@@ -63,6 +63,10 @@ class Evaluation:
     speedup: float | None = None
     #: A timed metric's measurement, in short: the raw speedup, its interval, the clock.
     timing: dict[str, Any] | None = None
+    #: What the verifier recorded about its measurement (``record_metric(..., details=)``):
+    #: a count's tool, per-category accuracy, per-phase scores. Shown to the agent, so a verifier
+    #: puts nothing there that it would not print in a failure message.
+    details: dict[str, Any] | None = None
 
     def failure_digest(self) -> str:
         """The first failure (or error) in a line, for the ledger."""
@@ -82,6 +86,7 @@ class Evaluation:
             "error": self.error[:1500],
             "seconds": round(self.duration_s, 2),
             **({"timing": self.timing} if self.timing else {}),
+            **({"details": _shown(self.details)} if self.details and not self.timing else {}),
         }
 
     @classmethod
@@ -97,6 +102,7 @@ class Evaluation:
             duration_s=duration_s,
             speedup=result.speedup if isinstance(result.speedup, float) else None,
             timing=_timing_digest(result.details),
+            details=result.details,
         )
 
     @classmethod
@@ -393,6 +399,18 @@ def fork_server() -> ForkServer | None:
             _SERVER = ForkServer()
             atexit.register(_SERVER.close)
         return _SERVER
+
+
+#: The most characters of ``details`` (as JSON) an evaluate() answer carries.
+DETAILS_SHOWN_CHARS = 4000
+
+
+def _shown(details: dict[str, Any]) -> dict[str, Any] | str:
+    """``details`` as the agent sees them: whole when short, else a note of what was left out."""
+    text = json.dumps(details, sort_keys=True)
+    if len(text) <= DETAILS_SHOWN_CHARS:
+        return details
+    return f"({len(text)} characters of details left out; keys: {', '.join(sorted(details))[:500]})"
 
 
 def _timing_digest(details: dict[str, Any] | None) -> dict[str, Any] | None:

@@ -424,3 +424,38 @@ def test_a_fork_server_killed_during_an_evaluation_falls_back_to_a_plain_child(
         killer.join()
     assert again.metric == 12.0, again
     server.broken = False
+
+
+@pytest.mark.usefixtures("sweep_after")
+def test_evaluate_shows_the_agent_what_the_verifier_recorded_about_its_metric(tmp_path: Path) -> None:
+    """record_metric(..., details=) reaches the agent: per-category scores to diagnose with."""
+    task = write_toy_task(tmp_path)
+    (task.path / "test_toy.py").write_text(
+        textwrap.dedent(TOY_VERIFIER).replace(
+            'record_metric(int(submission.read_file("value.txt")))',
+            'record_metric(int(submission.read_file("value.txt")), details={"by_category": [0.5, 0.9]})',
+        )
+    )
+    evaluation = run_verifier(
+        task, {"value.txt": b"10\n"}, scratch=tmp_path / "s", sandbox="local", run_id="tools-rv"
+    )
+    assert evaluation.status == "scored"
+    assert evaluation.for_agent()["details"] == {"by_category": [0.5, 0.9]}
+
+
+def test_long_details_are_summarised_for_the_agent() -> None:
+    from pytest_autolab.results import TaskResult
+
+    result = TaskResult(
+        task="t", axis="faster", status="scored", agent="a", metric=1.0, details={"rows": list(range(5000))}
+    )
+    told = Evaluation.from_result(result, 1.0).for_agent()["details"]
+    assert isinstance(told, str)
+    assert "left out" in told
+    assert "rows" in told
+    assert (
+        "details"
+        not in Evaluation.from_result(
+            TaskResult(task="t", axis="faster", status="scored", agent="a", metric=1.0), 1.0
+        ).for_agent()
+    )

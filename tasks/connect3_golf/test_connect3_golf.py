@@ -85,8 +85,13 @@ def test_network_is_valid(loaded) -> None:
         pytest.fail(loaded, pytrace=False)
 
 
-def test_plays_an_optimal_move_in_almost_every_position(network, positions) -> None:
-    result = rules.accuracy(network, positions)
+@pytest.fixture(scope="module")
+def accuracy(network, positions):
+    return rules.accuracy(network, positions)
+
+
+def test_plays_an_optimal_move_in_almost_every_position(network, positions, accuracy) -> None:
+    result = accuracy
     if result.value >= rules.THRESHOLD:
         return
     examples = []
@@ -104,5 +109,15 @@ def test_plays_an_optimal_move_in_almost_every_position(network, positions) -> N
     )
 
 
-def test_parameters(network, record_metric) -> None:
-    record_metric(network.parameters)
+def test_parameters(network, accuracy, record_metric) -> None:
+    """The metric; evaluate() also shows the accuracy by game phase (pieces on the board)."""
+    record_metric(
+        network.parameters,
+        details={
+            "accuracy": round(accuracy.value, 5),
+            "mistakes": accuracy.total - accuracy.correct,
+            "accuracy_by_phase": {
+                str(phase): round(ok / n, 4) for phase, (ok, n) in sorted(accuracy.by_phase.items())
+            },
+        },
+    )

@@ -348,4 +348,4 @@ def test_relative_test_error(
     }
     record_property("data_selection", report)
     print(f"data_selection: {report}; selection: {describe_selection(pool, chosen)}")
-    record_metric(ratio)
+    record_metric(ratio, details=report)  # evaluate() shows it: the loop can diagnose by category
