@@ -220,17 +220,30 @@ def _comment(rng: np.random.Generator) -> str:
     return text
 
 
-def _notes(rng: np.random.Generator) -> str:
-    kind = int(rng.integers(0, 1000))
+def _notes(rng: np.random.Generator, kind: int) -> str:
+    """A notes field of the given kind (0..999): empty, a short line, a few lines, or (the top
+    half-percent) a few kilobytes of lines, whose length is set by the kind alone."""
     if kind < 600:
         return ""
     if kind < 940:
         return _text(rng, LATIN + PUNCT + GREEK_CYRILLIC, 1, 40)
     lines = [_text(rng, LATIN + PUNCT + ACCENTED + EMOJI, 0, 60) for _ in range(int(rng.integers(2, 6)))]
     text = "".join(line + ("\r\n" if rng.integers(0, 3) == 0 else "\n") for line in lines)
-    if kind >= 995:  # a long field: a few kilobytes
-        text = text * int(rng.integers(10, 40))
+    if kind >= 995 and text.strip():  # a long field: 1,500 to 5,700 characters
+        want = 1500 + (kind - 995) * 1050
+        text = (text * (want // len(text) + 1))[:want]
     return text
+
+
+def _kinds(rng: np.random.Generator, size: int, span: int) -> np.ndarray:
+    """``size`` kinds spread evenly over 0..span-1, shuffled: every seed's pool has the same mix
+    (the document's size, hence the baseline's count, barely moves between seeds)."""
+    return rng.permutation(np.arange(size) * span // size)
+
+
+def _uses(rng: np.random.Generator, pool_size: int, records: int) -> np.ndarray:
+    """Which pool entry each record uses: every entry equally often, in a random order."""
+    return rng.permutation(np.resize(np.arange(pool_size), records))
 
 
 def benchmark_records(
@@ -246,7 +259,7 @@ def benchmark_records(
     name = _pool(rng, 3000, lambda r: _text(r, LATIN + ACCENTED + GREEK_CYRILLIC + CJK + EMOJI + " ", 2, 18))
     amount = _pool(rng, 5000, _amount)
     comment = _pool(rng, 5000, _comment)
-    notes = _pool(rng, 3000, _notes)
+    notes = [_notes(rng, int(kind)).encode() for kind in _kinds(rng, 3000, 1000)]
     date = _pool(
         rng,
         1000,
@@ -255,7 +268,7 @@ def benchmark_records(
     flag = [b"", b"", b"", b"", b"Y", b"N", b"y"]
     extra = _pool(rng, 100, lambda r: _text(r, LATIN, 0, 6))
     pools = [code, name, amount, comment, flag, notes, date]
-    picks = [rng.integers(0, len(p), size=records) for p in pools]
+    picks = [_uses(rng, len(p), records) for p in pools]
     shape = rng.integers(0, 100, size=records)
     short = rng.integers(1, 4, size=records)
     crlf = rng.integers(0, 10, size=records) < 3
