@@ -56,6 +56,13 @@ def test_csvref_refuses_malformed_documents(csvref: ModuleType, doc: bytes) -> N
         csvref.parse(doc)
 
 
+def test_the_csv_benchmark_document_has_the_same_size_on_every_seed(csvref: ModuleType) -> None:
+    """The baseline gate (2%) relies on it: the document's mix does not move with the seed."""
+    sizes = [len(csvref.benchmark_document(seed)[0]) for seed in (0, 20261201)]
+    assert min(sizes) > 12_000_000
+    assert max(sizes) / min(sizes) < 1.01
+
+
 FIELD = st.text(st.sampled_from(["a", ",", '"', "\r", "\n", "é", "😀", "0", "-"]), max_size=6).map(str.encode)
 
 
