@@ -32,6 +32,8 @@ __all__ = [
     "ScriptedResponses",
     "call",
     "calls",
+    "conversation",
+    "custom",
     "function_outputs",
     "offered_tools",
     "say",
@@ -45,13 +47,33 @@ USAGE = {"input_tokens": 1000, "cached_tokens": 600, "output_tokens": 50}
 
 
 def call(name: str, **arguments: Any) -> Move:
-    """One function call."""
+    """One function call; ``"mcp__autolab.bash"`` calls ``bash`` in namespace ``mcp__autolab``."""
     return {"calls": [(name, json.dumps(arguments))]}
+
+
+def custom(name: str, text: str) -> Move:
+    """One call of a freeform (custom) tool such as Codex's ``exec`` or ``apply_patch``."""
+    return {"calls": [(name, text)], "custom": True}
 
 
 def calls(*moves: Move) -> Move:
     """Several function calls in one response: ``calls(call(...), call(...))``."""
     return {"calls": [c for move in moves for c in move["calls"]]}
+
+
+def conversation(moves: Sequence[Move]) -> Callable[[int, dict[str, Any]], Move]:
+    """A stateless script: the move after the ones whose calls the request already answers
+    (so a retried or extra request gets the same move again)."""
+
+    def script(index: int, body: dict[str, Any]) -> Move:
+        answered, made = len(function_outputs(body)), 0
+        for move in moves:
+            if made >= answered:
+                return move
+            made += len(move.get("calls", ()))
+        return moves[-1]
+
+    return script
 
 
 def say(text: str) -> Move:
@@ -92,7 +114,7 @@ def offered_tools(body: dict[str, Any]) -> list[str]:
 def function_outputs(body: dict[str, Any]) -> list[tuple[str, str]]:
     """(call name, output text) of every function call answered in a request's input."""
     names = {
-        item.get("call_id"): item.get("name")
+        item.get("call_id"): ".".join(filter(None, [item.get("namespace"), item.get("name")]))
         for item in body.get("input", [])
         if item.get("type") in ("function_call", "custom_tool_call")
     }
@@ -203,8 +225,20 @@ def stream_events(request: dict[str, Any], move: Move, number: int) -> list[dict
     response_id = f"resp_{number}"
     items: list[dict[str, Any]] = []
     for i, (name, arguments) in enumerate(move.get("calls", [])):
-        items.append({"type": "function_call", "id": f"fc_{number}_{i}", "call_id": f"call_{number}_{i}",
-                      "name": name, "arguments": arguments, "status": "completed"})  # fmt: skip
+        namespace, _, short = name.rpartition(".")
+        item = {
+            "id": f"fc_{number}_{i}",
+            "call_id": f"call_{number}_{i}",
+            "name": short,
+            "status": "completed",
+        }
+        if move.get("custom"):
+            item.update(type="custom_tool_call", input=arguments)
+        else:
+            item.update(type="function_call", arguments=arguments)
+        if namespace:
+            item["namespace"] = namespace
+        items.append(item)
     if "text" in move:
         items.append({"type": "message", "id": f"msg_{number}", "role": "assistant", "status": "completed",
                       "content": [{"type": "output_text", "text": move["text"], "annotations": []}]})  # fmt: skip
