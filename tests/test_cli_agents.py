@@ -20,7 +20,7 @@ import pytest
 
 from pytest_autolab.agents import AgentError, load_agent
 from pytest_autolab.agents.claude import DISALLOWED_TOOLS, ClaudeAgent, ClaudeStream
-from pytest_autolab.agents.codex import CodexAgent, CodexStream
+from pytest_autolab.agents.codex import CodexAgent, CodexStream, session_usage
 from pytest_autolab.tools import Budget
 
 from .conftest import MakeTask
@@ -377,6 +377,21 @@ def test_codex_killed_before_the_turn_completed() -> None:
     outcome = stream.outcome(returncode=-15, stopped="budget", stderr="")
     assert outcome.stop_reason == "budget"
     assert outcome.usage["turns"] == 0
+
+
+def test_codex_session_files_give_requests_and_tokens_of_every_thread(tmp_path: Path) -> None:
+    assert session_usage(tmp_path / "none") is None
+    record = {"type": "token_usage_record", "payload": {"usage": {"input_tokens": 100, "cached_input_tokens": 60,
+              "output_tokens": 5}}}  # fmt: skip
+    for name, count in (("2026/12/01/rollout-root.jsonl", 3), ("2026/12/01/rollout-sub.jsonl", 2)):
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(
+            "\n".join([json.dumps({"type": "session_meta"}), *[json.dumps(record)] * count, "{broken"])
+        )
+    assert session_usage(tmp_path) == {
+        "turns": 5, "requests": 5, "input_tokens": 500, "output_tokens": 25, "cached_tokens": 300
+    }  # fmt: skip
 
 
 # --- end to end: a real inner pytest run with the fake CLI on PATH ------------------------------

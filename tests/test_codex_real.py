@@ -23,7 +23,7 @@ from pytest_autolab.agents.codex import TESTED_VERSION, CodexAgent, bundled_code
 from pytest_autolab.sandboxes.local import LocalBackend
 from pytest_autolab.tools import Budget, LabTools
 
-from .conftest import MakeTask
+from .conftest import MakeTask, open_docker_backend
 from .scripted_endpoint import GREEN_16, network_module
 from .scripted_responses import (
     ScriptedResponses,
@@ -243,9 +243,7 @@ SORTING_MOVES = [
 ]
 
 
-@pytest.mark.parametrize(
-    "sandbox", ["local", pytest.param("docker", marks=[pytest.mark.docker, pytest.mark.slow])]
-)
+@pytest.mark.parametrize("sandbox", ["local", pytest.param("docker", marks=pytest.mark.docker)])
 def test_real_codex_discovers_the_60_comparator_network_through_the_lab_tools(
     sandbox: str,
     pytester: pytest.Pytester,
@@ -254,7 +252,10 @@ def test_real_codex_discovers_the_60_comparator_network_through_the_lab_tools(
     offline_keys: None,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
 ) -> None:
+    if sandbox == "docker":
+        open_docker_backend(request, "codex-real").close()  # skips where no engine answers
     # An AGENTS.md above the CLI's working directory (in a git checkout) must not reach the model.
     host = tmp_path / "host-tmp"
     (host / ".git").mkdir(parents=True)

@@ -485,6 +485,8 @@ class CodexStream(StreamParser):
         if failed:
             what = self.error or f"Codex exited with code {returncode}"
             if self.lab_calls == 0:
+                # Its CODEX_HOME is under the temporary folder: a warning about that is noise.
+                stderr = "\n".join(line for line in stderr.splitlines() if "create PATH aliases" not in line)
                 tail = f"; stderr: {stderr.strip()[-800:]}" if stderr.strip() else ""
                 raise AgentError(f"Codex failed: {what}{tail}")
             return AgentOutcome(message=self.last_message or what, stop_reason="error", usage=usage)
