@@ -195,7 +195,7 @@ def test_codex_command_line_and_config_home(fake_bin: Path, tmp_path: Path) -> N
     }
     assert json.loads((home / "auth.json").read_text()) == {"OPENAI_API_KEY": "sk-openai-fake"}
     assert stat.S_IMODE((home / "auth.json").stat().st_mode) == 0o600
-    assert agent.describe() == {"path": str(fake_bin / "codex"), "version": "0.0.0", "source": "PATH"}
+    assert agent.describe() == {"cli": {"path": str(fake_bin / "codex"), "found": "PATH", "version": "0.0.0"}}
 
 
 def test_codex_base_url_becomes_a_responses_provider(fake_bin: Path, tmp_path: Path) -> None:
@@ -348,6 +348,7 @@ def test_codex_success_gives_tokens_refusals_other_tools_and_message() -> None:
     assert (outcome.stop_reason, outcome.message) == ("done", "All done.")
     usage = outcome.usage
     assert (usage["thread_id"], usage["turns"], usage["failed_tool_calls"]) == ("t-9", 1, 1)
+    assert usage["first_failure"] == "MCP tool call requires approval, but approval policy is never"
     # Lab tool calls are counted by the MCP server (CLIAgent.run), not here.
     assert "tool_calls" not in usage
     assert usage["other_tool_calls"] == {"autolab.list_mcp_resources": 1, "command_execution": 1}
@@ -440,8 +441,8 @@ def test_cli_agent_works_through_the_mcp_server_and_is_scored(
         assert outcome["usage"]["input_tokens"] == 2000
         assert outcome["usage"]["cli"] == {
             "path": str(fake_bin / "codex"),
+            "found": "PATH",
             "version": "0.0.0",
-            "source": "PATH",
         }
         assert seen["env"]["AUTOLAB_MCP_TOKEN"]
     # The run directory keeps the raw stream, the journal of tool calls and the command line.

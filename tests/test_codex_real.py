@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from pytest_autolab.agents import AgentContext, AgentOutcome
+from pytest_autolab.agents import AgentContext, AgentError, AgentOutcome
 from pytest_autolab.agents.codex import TESTED_VERSION, CodexAgent, bundled_codex
 from pytest_autolab.sandboxes.local import LocalBackend
 from pytest_autolab.tools import Budget, LabTools
@@ -194,17 +194,25 @@ def test_only_the_lab_tools_are_offered_and_builtin_tools_run_nothing(toy_run: A
         pytest.param([say("I would rather not.")], id="no-call"),
     ],
 )
-def test_a_run_without_one_working_lab_call_is_not_a_clean_done(toy_run: Any, moves: list[Any]) -> None:
+def test_a_run_whose_lab_calls_never_reach_the_server_is_an_agent_error(
+    toy_run: Any, moves: list[Any]
+) -> None:
     # "refused": Codex 0.163.0 as shipped with approval_policy "never" refuses every MCP call.
     extra = '-c mcp_servers.autolab.default_tools_approval_mode="prompt"'
-    outcome, server, log_dir = toy_run(conversation(moves), extra_args=extra)
-    refused = len(moves) - 1
-    assert outcome.stop_reason == "no_lab_tools"
-    assert outcome.usage["failed_tool_calls"] == refused
-    assert f"0 reached the MCP server, {refused} failed in Codex" in outcome.usage["warning"]
-    assert not (log_dir / "tool_calls.jsonl").exists()
-    if refused:
-        assert "requires approval" in function_outputs(server.requests[-1])[0][1]
+    with pytest.raises(AgentError, match="no call reached the autolab MCP server") as excinfo:
+        toy_run(conversation(moves), extra_args=extra)
+    if len(moves) > 1:
+        assert "2 refused or failed in Codex: MCP tool call requires approval" in str(excinfo.value)
+    else:
+        assert "I would rather not." in str(excinfo.value)
+
+
+def test_a_run_whose_lab_calls_all_failed_is_not_a_clean_done(toy_run: Any) -> None:
+    moves = [lab("read_file"), lab("bash", cmd="ls"), say("done")]  # arguments the tools refuse
+    outcome, _, log_dir = toy_run(conversation(moves))
+    assert outcome.stop_reason == "no_lab_tools", outcome
+    assert "2 reached the MCP server, all failed" in outcome.usage["warning"]
+    assert [j["is_error"] for j in read_jsonl(log_dir / "tool_calls.jsonl")] == [True, True]
 
 
 # --- inner pytest sessions: the harness with the real CLI -----------------------------------------
@@ -291,9 +299,9 @@ def test_real_codex_discovers_the_60_comparator_network_through_the_lab_tools(
     assert usage["cost_usd"] == pytest.approx((1000 * requests + 10 * 50 * requests) / 1e6)
     assert usage["tool_calls"] == {"read_file": 1, "status": 1, "bash": 1, "write_file": 2, "evaluate": 2}
     assert (usage["failed_tool_calls"], usage["other_tool_calls"]) == (0, {})
-    assert usage["cli"] == {"path": codex_cli, "version": TESTED_VERSION, "source": "option"}
+    assert usage["cli"] == {"path": codex_cli, "found": "the executable option", "version": TESTED_VERSION}
     command = json.loads((folder / "agent" / "command.json").read_text())
-    assert command["cli"] == usage["cli"]
+    assert (command["cli"], command["base_url"]) == (usage["cli"], server.base_url)
     assert "--strict-config" in command["argv"]
     assert "sk-test-codex" not in (folder / "agent" / "command.json").read_text()
 
@@ -349,7 +357,9 @@ def test_real_codex_with_a_refused_key_is_an_agent_error_within_seconds(
 def test_cli_version_and_path_are_recorded_without_a_run(codex_cli: str, offline_keys: None) -> None:
     agent = CodexAgent(executable=codex_cli)
     agent.check()  # --version and the model catalog, as the session's preflight does
-    assert agent.describe() == {"path": codex_cli, "version": TESTED_VERSION, "source": "option"}
+    assert agent.describe() == {
+        "cli": {"path": codex_cli, "found": "the executable option", "version": TESTED_VERSION}
+    }
     catalog = json.loads(agent.model_catalog())
     assert catalog["models"]
     for model in catalog["models"]:

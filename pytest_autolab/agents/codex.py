@@ -56,8 +56,9 @@ __all__ = ["CATALOG_OVERRIDES", "TESTED_VERSION", "CodexAgent", "CodexStream", "
 TOKEN_VARIABLE = "AUTOLAB_MCP_TOKEN"
 #: The CLI version this adapter was checked against (what the ``[codex]`` extra pins).
 TESTED_VERSION = "0.163.0"
-#: How to get the CLI, in the missing-CLI error.
+#: How to get the CLI, in the missing-CLI error, and the package that brings it.
 INSTALL = "pip install 'pytest-autolab[codex]'"
+PACKAGE = "openai-codex-cli-bin"
 #: The lab tools, as the MCP server names them.
 LAB_TOOLS = ("bash", "read_file", "write_file", "evaluate", "status")
 
@@ -184,12 +185,12 @@ class CodexAgent(CLIAgent):
         input_cost_per_mtok: str | float | None = None,
         output_cost_per_mtok: str | float | None = None,
     ) -> None:
-        #: Where the CLI came from: "option", "PATH" or "package" (the [codex] extra).
-        self.source = "option" if executable else "PATH"
+        #: Where the CLI was found, in words: the option, PATH, or the [codex] extra's package.
+        self.found = "the executable option" if executable else "PATH"
         if not executable and shutil.which("codex") is None:
             bundled = bundled_codex()
             if bundled is not None:
-                executable, self.source = str(bundled), "package"
+                executable, self.found = str(bundled), f"bundled with the Python package {PACKAGE}"
         super().__init__(executable or "codex")
         self.model = model or None
         self.reasoning_effort = reasoning_effort or None
@@ -272,9 +273,10 @@ class CodexAgent(CLIAgent):
         self.version()
         self.model_catalog()
 
-    def describe(self) -> dict[str, str]:
-        """Which CLI a run uses (command.json, result.json)."""
-        return {"path": self.executable, "version": self.version(), "source": self.source}
+    def describe(self) -> dict[str, Any]:
+        """Which CLI a run uses and its endpoint (command.json, result.json)."""
+        cli = {"path": self.executable, "found": self.found, "version": self.version()}
+        return {"cli": cli, **({"base_url": self.base_url} if self.base_url else {})}
 
     # -- one run ---------------------------------------------------------------------------
 
@@ -319,7 +321,7 @@ class CodexAgent(CLIAgent):
             # CODEX_API_KEY or auth.json: measured with 0.163.0.
             env["OPENAI_API_KEY"] = self.api_key
         helpers = Path(self.executable).resolve().parent.parent / "codex-path"
-        if self.source == "package" and helpers.is_dir():  # rg, as the package's own launcher does
+        if self.found.startswith("bundled") and helpers.is_dir():  # rg, as the package's own launcher does
             env["PATH"] = os.pathsep.join([str(helpers), env.get("PATH", "")])
         return env
 
@@ -333,14 +335,15 @@ class CodexAgent(CLIAgent):
         super()._write_command(log_dir, argv, env)
         path = log_dir / "command.json"
         document = json.loads(path.read_text(encoding="utf-8"))
-        document["cli"] = self.describe()
+        for key, value in self.describe().items():
+            document.setdefault(key, value)
         path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
 
     def run(self, ctx: AgentContext) -> AgentOutcome:
         outcome = super().run(ctx)
         log_dir = Path(ctx.log_dir)
         usage = outcome.usage
-        usage["cli"] = self.describe()
+        usage["cli"] = self.describe()["cli"]
         sessions = session_usage(log_dir / "codex-sessions")
         if sessions is not None:  # the session files count every model response, sub-agents' too
             usage.update(sessions)
@@ -350,12 +353,19 @@ class CodexAgent(CLIAgent):
         usage["cost_usd"] = _cost(usage, self.prices)
         served = _journal(log_dir / "tool_calls.jsonl")
         worked = sum(1 for line in served if not line.get("is_error"))
+        refused = usage.get("failed_tool_calls") or 0
+        if outcome.stop_reason == "done" and not served:
+            # The agent never worked on the task: Codex refused its lab tools, or it made no call.
+            raise AgentError(
+                f"Codex stopped without calling a lab tool (no call reached the autolab MCP server; "
+                f"{refused} refused or failed in Codex: {usage.get('first_failure') or 'none made'}); its last "
+                f"message: {outcome.message.strip()[:300]!r}; see agent/{self.stream_file}"
+            )
         if outcome.stop_reason == "done" and worked == 0:
-            refused = usage.get("failed_tool_calls") or 0
             outcome.stop_reason = "no_lab_tools"
             usage["warning"] = (
-                f"Codex ended without one lab tool call that worked ({len(served)} reached the "
-                f"MCP server, {refused} failed in Codex): the files were scored as they were left"
+                f"Codex ended without one lab tool call that worked ({len(served)} reached the MCP "
+                f"server, all failed): the files were scored as they were left"
             )
         return outcome
 
@@ -426,6 +436,8 @@ class CodexStream(StreamParser):
         #: Lab tool calls as Codex reported them, and how many of them failed or were refused.
         self.lab_calls = 0
         self.failed_tool_calls = 0
+        #: Why the first of them failed ("MCP tool call requires approval ...").
+        self.first_failure = ""
         #: Anything else the model called (MCP resource listings, built-in tools), by name.
         self.other_tool_calls: dict[str, int] = {}
         #: Codex's warnings (unknown model, deprecated settings): ``error`` items.
@@ -463,6 +475,8 @@ class CodexStream(StreamParser):
             self.lab_calls += 1
             if item.get("status") == "failed" or item.get("error"):
                 self.failed_tool_calls += 1
+                message = str((item.get("error") or {}).get("message") or "failed")
+                self.first_failure = self.first_failure or message[:300]
         elif kind not in self.NOT_TOOLS:
             name = f"{item.get('server')}.{item.get('tool')}" if kind == "mcp_tool_call" else kind
             self.other_tool_calls[name] = self.other_tool_calls.get(name, 0) + 1
@@ -477,6 +491,8 @@ class CodexStream(StreamParser):
             "other_tool_calls": dict(self.other_tool_calls),
             "exit_code": returncode,
         }
+        if self.first_failure:
+            usage["first_failure"] = self.first_failure
         if self.warnings:
             usage["cli_warnings"] = self.warnings[:5]
         if stopped is not None:
