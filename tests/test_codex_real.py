@@ -185,6 +185,16 @@ def test_only_the_lab_tools_are_offered_and_builtin_tools_run_nothing(toy_run: A
     assert "spawn_agent" not in first
 
 
+def test_a_model_name_codex_does_not_know_gets_the_same_tools(toy_run: Any) -> None:
+    # A gateway's model: Codex falls back to default metadata and offers the tools at top level.
+    moves = [lab("write_file", path="value.txt", content="10\n"), say("done")]
+    outcome, server, _ = toy_run(conversation(moves), extra_args="--model gateway-model")
+    assert server.requests[0]["model"] == "gateway-model"
+    assert server.tool_names(0) == [name.removeprefix("functions.") for name in UNAVOIDABLE] + LAB
+    assert "Model metadata for `gateway-model` not found" in outcome.usage["cli_warnings"][0]
+    assert (outcome.stop_reason, outcome.usage["tool_calls"]) == ("done", {"write_file": 1})
+
+
 @pytest.mark.parametrize(
     "moves",
     [
