@@ -146,6 +146,11 @@ def main() -> int:
     if args == ["--version"]:
         print(f"0.0.0 (fake {flavour})")
         return 0
+    if args == ["debug", "models", "--bundled"]:  # codex's model catalog
+        print(
+            json.dumps({"models": [{"slug": "fake", "tool_mode": "code_mode_only", "shell_type": "local"}]})
+        )
+        return 0
     record = os.environ.get("FAKE_CLI_RECORD")
     if record:
         with open(record, "w") as handle:

@@ -20,7 +20,7 @@ import pytest
 
 from pytest_autolab.agents import AgentError, load_agent
 from pytest_autolab.agents.claude import DISALLOWED_TOOLS, ClaudeAgent, ClaudeStream
-from pytest_autolab.agents.codex import CodexAgent, CodexStream
+from pytest_autolab.agents.codex import CodexAgent, CodexStream, session_usage
 from pytest_autolab.tools import Budget
 
 from .conftest import MakeTask
@@ -62,7 +62,10 @@ def context(time_s: float = 100.0) -> Any:
 
 @pytest.mark.parametrize(
     ("agent", "install"),
-    [("claude", "npm install -g @anthropic-ai/claude-code"), ("codex", "npm install -g @openai/codex")],
+    [
+        ("claude", "npm install -g @anthropic-ai/claude-code"),
+        ("codex", "pip install 'pytest-autolab[codex]'"),
+    ],
 )
 def test_missing_cli_names_how_to_install_it(agent: str, install: str, fake_bin: Path) -> None:
     with pytest.raises(AgentError) as excinfo:
@@ -158,7 +161,7 @@ def test_codex_command_line_and_config_home(fake_bin: Path, tmp_path: Path) -> N
         "PROMPT", server_url="http://127.0.0.1:9/mcp", home=tmp_path, workdir=work, ctx=context()
     )
     assert argv == [
-        str(fake_bin / "codex"), "exec", "--json", "--skip-git-repo-check",
+        str(fake_bin / "codex"), "exec", "--json", "--strict-config", "--skip-git-repo-check",
         "--cd", str(work), "--sandbox", "read-only",
         "--model", "gpt-5-codex",
         "-c", 'model_reasoning_effort="high"',
@@ -171,15 +174,28 @@ def test_codex_command_line_and_config_home(fake_bin: Path, tmp_path: Path) -> N
     assert env["CODEX_HOME"] == str(home)
     assert env["AUTOLAB_MCP_TOKEN"] == "TOKEN"
     config = tomllib.loads((home / "config.toml").read_text())
-    assert config["approval_policy"] == "never"
-    assert config["features"]["shell_tool"] is False
-    assert config["features"]["web_search_request"] is False
+    assert (config["approval_policy"], config["sandbox_mode"], config["web_search"]) == (
+        "never",
+        "read-only",
+        "disabled",
+    )
+    assert config["project_doc_max_bytes"] == 0
+    assert config["features"] == {"shell_tool": False, "view_image": False, "goals": False, "multi_agent": False,
+                                  "sleep_tool": False}  # fmt: skip
+    assert config["skills"] == {"bundled": {"enabled": False}}
     assert config["mcp_servers"] == {"autolab": {
         "url": "http://127.0.0.1:9/mcp", "bearer_token_env_var": "AUTOLAB_MCP_TOKEN",
-        "startup_timeout_sec": 30, "tool_timeout_sec": 220}}  # fmt: skip
+        "startup_timeout_sec": 30, "tool_timeout_sec": 220, "default_tools_approval_mode": "approve",
+        "omit_tools_from": ["code_mode"]}}  # fmt: skip
     assert "model_provider" not in config
+    # The CLI's own model catalog, with what adds built-in tools cleared.
+    assert config["model_catalog_json"] == str(home / "models.json")
+    assert json.loads((home / "models.json").read_text()) == {
+        "models": [{"slug": "fake", "tool_mode": None, "shell_type": "disabled"}]
+    }
     assert json.loads((home / "auth.json").read_text()) == {"OPENAI_API_KEY": "sk-openai-fake"}
     assert stat.S_IMODE((home / "auth.json").stat().st_mode) == 0o600
+    assert agent.describe() == {"cli": {"path": str(fake_bin / "codex"), "found": "PATH", "version": "0.0.0"}}
 
 
 def test_codex_base_url_becomes_a_responses_provider(fake_bin: Path, tmp_path: Path) -> None:
@@ -192,6 +208,20 @@ def test_codex_base_url_becomes_a_responses_provider(fake_bin: Path, tmp_path: P
         "http://127.0.0.1:4000/v1",
         "responses",
         "OPENAI_API_KEY",
+    )
+
+
+def test_codex_key_from_codex_api_key_reaches_a_custom_provider(
+    fake_bin: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The provider reads OPENAI_API_KEY only (measured with 0.163.0): a CODEX_API_KEY is passed on.
+    monkeypatch.delenv("OPENAI_API_KEY")
+    monkeypatch.setenv("CODEX_API_KEY", "sk-codex")
+    agent = CodexAgent(base_url="http://127.0.0.1:4000/v1")
+    env = agent.environment(server_token="T", server_url="u", home=tmp_path, ctx=context())
+    assert env["OPENAI_API_KEY"] == "sk-codex"
+    assert "OPENAI_API_KEY" not in CodexAgent().environment(
+        server_token="T", server_url="u", home=tmp_path, ctx=context()
     )
 
 
@@ -300,18 +330,29 @@ CODEX_TOOL_CALL = {"type": "item.completed", "item": {"id": "i1", "type": "mcp_t
                                                        "tool": "evaluate", "arguments": {}, "status": "completed"}}  # fmt: skip
 
 
-def test_codex_success_gives_tokens_tool_calls_and_message() -> None:
+def test_codex_success_gives_tokens_refusals_other_tools_and_message() -> None:
     stream = CodexStream(prices=(1.0, 10.0))
+    failed = {"type": "item.completed", "item": {**CODEX_TOOL_CALL["item"], "status": "failed",
+              "error": {"message": "MCP tool call requires approval, but approval policy is never"}}}  # fmt: skip
+    resources = {"type": "item.completed", "item": {"id": "i3", "type": "mcp_tool_call", "server": "autolab",
+                 "tool": "list_mcp_resources", "status": "completed"}}  # fmt: skip
     feed(stream, [{"type": "thread.started", "thread_id": "t-9"}, {"type": "turn.started"},
-                  {"type": "item.completed", "item": {"id": "i0", "type": "reasoning", "text": "hm"}},
-                  CODEX_TOOL_CALL,
+                  {"type": "item.completed", "item": {"id": "i0", "type": "error", "message": "unknown model"}},
+                  {"type": "item.completed", "item": {"id": "i1", "type": "reasoning", "text": "hm"}},
+                  CODEX_TOOL_CALL, failed, resources,
+                  {"type": "item.completed", "item": {"id": "i4", "type": "command_execution", "command": "ls"}},
                   {"type": "item.completed", "item": {"id": "i2", "type": "agent_message", "text": "All done."}},
                   {"type": "turn.completed", "usage": {"input_tokens": 1000, "cached_input_tokens": 800,
                                                        "output_tokens": 100}}])  # fmt: skip
     outcome = stream.outcome(returncode=0, stopped=None, stderr="")
     assert (outcome.stop_reason, outcome.message) == ("done", "All done.")
     usage = outcome.usage
-    assert (usage["thread_id"], usage["turns"], usage["tool_calls"]) == ("t-9", 1, {"evaluate": 1})
+    assert (usage["thread_id"], usage["turns"], usage["failed_tool_calls"]) == ("t-9", 1, 1)
+    assert usage["first_failure"] == "MCP tool call requires approval, but approval policy is never"
+    # Lab tool calls are counted by the MCP server (CLIAgent.run), not here.
+    assert "tool_calls" not in usage
+    assert usage["other_tool_calls"] == {"autolab.list_mcp_resources": 1, "command_execution": 1}
+    assert usage["cli_warnings"] == ["unknown model"]
     assert (usage["input_tokens"], usage["cached_tokens"], usage["output_tokens"]) == (1000, 800, 100)
     assert usage["cost_usd"] == pytest.approx(0.002)
 
@@ -336,7 +377,22 @@ def test_codex_killed_before_the_turn_completed() -> None:
     feed(stream, [{"type": "thread.started", "thread_id": "t"}, CODEX_TOOL_CALL])
     outcome = stream.outcome(returncode=-15, stopped="budget", stderr="")
     assert outcome.stop_reason == "budget"
-    assert (outcome.usage["turns"], outcome.usage["tool_calls"]) == (0, {"evaluate": 1})
+    assert outcome.usage["turns"] == 0
+
+
+def test_codex_session_files_give_requests_and_tokens_of_every_thread(tmp_path: Path) -> None:
+    assert session_usage(tmp_path / "none") is None
+    record = {"type": "token_usage_record", "payload": {"usage": {"input_tokens": 100, "cached_input_tokens": 60,
+              "output_tokens": 5}}}  # fmt: skip
+    for name, count in (("2026/12/01/rollout-root.jsonl", 3), ("2026/12/01/rollout-sub.jsonl", 2)):
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(
+            "\n".join([json.dumps({"type": "session_meta"}), *[json.dumps(record)] * count, "{broken"])
+        )
+    assert session_usage(tmp_path) == {
+        "turns": 5, "requests": 5, "input_tokens": 500, "output_tokens": 25, "cached_tokens": 300
+    }  # fmt: skip
 
 
 # --- end to end: a real inner pytest run with the fake CLI on PATH ------------------------------
@@ -383,6 +439,11 @@ def test_cli_agent_works_through_the_mcp_server_and_is_scored(
     else:
         assert outcome["usage"]["tool_calls"] == {"write_file": 1, "evaluate": 1}
         assert outcome["usage"]["input_tokens"] == 2000
+        assert outcome["usage"]["cli"] == {
+            "path": str(fake_bin / "codex"),
+            "found": "PATH",
+            "version": "0.0.0",
+        }
         assert seen["env"]["AUTOLAB_MCP_TOKEN"]
     # The run directory keeps the raw stream, the journal of tool calls and the command line.
     agent_dir = folder / "agent"

@@ -39,3 +39,10 @@ def test_the_benchmark_workflow_hides_no_failure_and_pastes_no_input_into_shell(
     assert "if: ${{ !cancelled() }}" in report_job.split("steps:")[0]
     assert "$GITHUB_STEP_SUMMARY" in report_job
     assert "report.html" in report_job
+
+
+def test_the_benchmark_workflow_installs_the_pinned_codex_cli_through_the_extra() -> None:
+    text = WORKFLOW.read_text()
+    step = text[text.index("if: ${{ inputs.agent == 'codex' }}") :].split("\n      - ")[0]
+    assert 'pip install -e ".[codex]"' in step
+    assert "npm" not in step

@@ -219,7 +219,8 @@ class CLIAgent:
             watchdog = threading.Thread(target=launch.watch, args=(ctx.budget.deadline,), daemon=True)
             watchdog.start()
             assert proc.stdout is not None
-            self._pump(proc.stdout, raw, parser)
+            with proc.stdout:  # closed here, not left to the garbage collector
+                self._pump(proc.stdout, raw, parser)
             returncode = proc.wait()
         stderr = stderr_path.read_text(encoding="utf-8", errors="replace")
         return returncode, stderr[-STDERR_TAIL:]
