@@ -12,7 +12,9 @@ read. The plugin says which of the two it was, once per run.
 
 Layout of one sandbox::
 
-    /var/tmp/autolab-<run id>/<task>-<role>-XXXX/     (the temporary folder if /var/tmp is not writable)
+    /var/tmp/autolab-<run id>-<session>/               (the temporary folder if /var/tmp is not writable)
+      owner                                             the process that made it (see sweep)
+      <task>-<role>-XXXX/
       app/     the app dir: a copy of environment/ (workdir, cwd of every command)
       home/    HOME
       tmp/     TMPDIR, and /tmp inside the namespaces
@@ -71,8 +73,10 @@ def _base_dir() -> Path:
     return Path(tempfile.gettempdir())
 
 
-def _sandbox_root(run_id: str) -> Path:
-    return _base_dir() / f"{_ROOT_PREFIX}{run_id}"
+def _sandbox_root(run_id: str, session: str = "") -> Path:
+    """One pytest session's folder: two sessions of the same run id (two run directories of
+    the same name, a resume next to a live run) never share one (issue 14)."""
+    return _base_dir() / f"{_ROOT_PREFIX}{run_id}{'-' + session if session else ''}"
 
 
 @functools.cache
@@ -374,8 +378,10 @@ class LocalBackend:
     name = "local"
     isolates = False
 
-    def __init__(self, run_id: str = "adhoc", *, hide: Sequence[Path] = ()) -> None:
+    def __init__(self, run_id: str = "adhoc", *, session: str = "", hide: Sequence[Path] = ()) -> None:
         self.run_id = run_id
+        #: Unique to the pytest session: names its folder (see ``_sandbox_root``).
+        self.session = session
         #: Folders no command may see, besides each task's catalogue (the run directory).
         self.hide = list(hide)
 
@@ -423,8 +429,13 @@ class LocalBackend:
         labels: Mapping[str, str] | None = None,
         lifetime_s: float | None = None,  # local sandboxes end with the process that made them
     ) -> LocalSandbox:
-        base = _sandbox_root(self.run_id)
+        base = _sandbox_root(self.run_id, self.session)
         base.mkdir(parents=True, exist_ok=True)
+        owner = base / "owner"
+        if not owner.exists():
+            from .docker import owner_token
+
+            owner.write_text(owner_token(), encoding="utf-8")
         root = Path(tempfile.mkdtemp(prefix=f"{task.name}-{role}-", dir=base))
         for sub in ("home", "tmp"):
             (root / sub).mkdir()
@@ -436,12 +447,27 @@ class LocalBackend:
         return LocalSandbox(root, task, hidden=self._hidden(task))
 
     def sweep(self, labels: Mapping[str, str] | None = None) -> int:
-        run_id = (labels or {}).get("autolab.run", self.run_id)
-        base = _sandbox_root(run_id)
-        if not base.exists():
-            return 0
-        count = sum(1 for _ in base.iterdir())
-        shutil.rmtree(base, ignore_errors=True)
+        """Remove this session's folder, and those of other sessions of the run whose owner
+        process is gone; a live session's sandboxes are never touched."""
+        from .docker import owner_alive
+
+        labels = labels or {}
+        run_id = labels.get("autolab.run", self.run_id)
+        mine = _sandbox_root(run_id, labels.get("autolab.session", self.session))
+        count = 0
+        for base in [mine, *_base_dir().glob(f"{_ROOT_PREFIX}{run_id}-*")]:
+            if not base.is_dir():
+                continue
+            if base != mine:
+                try:
+                    owner = (base / "owner").read_text(encoding="utf-8")
+                except OSError:
+                    continue  # not a session folder, or one being made
+                # A dead owner's folder (a crashed session) is an orphan, whatever run it was.
+                if owner_alive(owner) is not False:
+                    continue
+            count += sum(1 for entry in base.iterdir() if entry.name != "owner")
+            shutil.rmtree(base, ignore_errors=True)
         return count
 
 
