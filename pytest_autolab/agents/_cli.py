@@ -112,6 +112,9 @@ class StreamParser:
         self.garbage = 0
         #: The last error message the stream reported.
         self.error = ""
+        #: An error no retry will mend (a refused key), set by ``feed``: the harness stops
+        #: the CLI at once and the run is an AgentError with this message.
+        self.fatal = ""
 
     def feed_line(self, line: str) -> None:
         line = line.strip()
@@ -129,6 +132,10 @@ class StreamParser:
 
     def feed(self, event: dict[str, Any]) -> None:
         raise NotImplementedError
+
+    def collect(self, home: Path) -> None:
+        """Read what the CLI left in its home that the stream lacks, before the home is
+        deleted (Claude Code: the final token counts of a killed CLI's messages)."""
 
     def outcome(self, *, returncode: int | None, stopped: str | None, stderr: str) -> AgentOutcome:
         """What the stream said, once the process is gone.
@@ -239,6 +246,10 @@ class CLIAgent:
                 returncode, stderr = self._execute(launch, argv, env, workdir, ctx, parser)
             with contextlib.suppress(OSError):  # session files are a bonus; the stream is the record
                 self.after(home=home, ctx=ctx)
+                parser.collect(home)
+        if parser.fatal:
+            tail = f"; stderr: {stderr.strip()[-800:]}" if stderr.strip() else ""
+            raise AgentError(f"{self.product} stopped at once: {parser.fatal}{tail}")
         outcome = parser.outcome(returncode=returncode, stopped=launch.stopped, stderr=stderr)
         outcome.usage.setdefault("tool_calls", dict(server.calls))
         if outcome.stop_reason == "done" and not server.calls:
@@ -290,18 +301,21 @@ class CLIAgent:
             watchdog = threading.Thread(target=launch.watch, args=(ctx.budget.deadline,), daemon=True)
             watchdog.start()
             assert proc.stdout is not None
-            self._pump(proc.stdout, raw, parser)
+            self._pump(proc.stdout, raw, parser, launch)
             returncode = proc.wait()
         stderr = stderr_path.read_text(encoding="utf-8", errors="replace")
         return returncode, stderr[-STDERR_TAIL:]
 
     @staticmethod
-    def _pump(stdout: IO[bytes], raw: IO[str], parser: StreamParser) -> None:
+    def _pump(stdout: IO[bytes], raw: IO[str], parser: StreamParser, launch: _Launch) -> None:
         for data in iter(stdout.readline, b""):
             line = data.decode("utf-8", "replace")
             raw.write(line if line.endswith("\n") else line + "\n")
             raw.flush()
             parser.feed_line(line)
+            if parser.fatal and launch.stopped is None:
+                # Stopped from another thread: this one keeps reading until the pipe closes.
+                threading.Thread(target=launch.stop, args=("fatal",), daemon=True).start()
 
     def cancel(self) -> None:
         """Kill the CLI (the lab calls this when the run overstays its budget)."""
@@ -314,7 +328,7 @@ class _Launch:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.proc: subprocess.Popen[bytes] | None = None
-        #: "budget" or "cancelled" once the harness stopped it.
+        #: "budget", "cancelled" or "fatal" (see StreamParser.fatal) once the harness stopped it.
         self.stopped: str | None = None
 
     def watch(self, deadline: float) -> None:
