@@ -187,7 +187,14 @@ def run_verifier(
     write_files(snapshot_dir, files)
     out_file = scratch / "evaluation.json"
     command = verifier_command(
-        task, snapshot_dir, out_file, sandbox=sandbox, run_id=run_id, session=session, seed=seed, run_dir=run_dir
+        task,
+        snapshot_dir,
+        out_file,
+        sandbox=sandbox,
+        run_id=run_id,
+        session=session,
+        seed=seed,
+        run_dir=run_dir,
     )
     limit = (timeout or task.verifier_timeout_s) + STARTUP_GRACE_S
     cut_by_deadline = limit_s is not None and limit_s < limit

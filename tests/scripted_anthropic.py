@@ -172,7 +172,8 @@ class ScriptedAnthropic:
 
             def _stream(self, message: dict[str, Any]) -> None:
                 data = b"".join(
-                    f"event: {name}\ndata: {json.dumps(event)}\n\n".encode() for name, event in _events(message)
+                    f"event: {name}\ndata: {json.dumps(event)}\n\n".encode()
+                    for name, event in _events(message)
                 )
                 self.send_response(200)
                 self.send_header("content-type", "text/event-stream")
@@ -202,7 +203,9 @@ def _message(request: dict[str, Any], reply: Reply, number: int) -> dict[str, An
     if reply.get("text"):
         content.append({"type": "text", "text": reply["text"]})
     for i, (name, arguments) in enumerate(reply.get("tool_uses") or []):
-        content.append({"type": "tool_use", "id": f"toolu_{number:04d}_{i}", "name": name, "input": arguments})
+        content.append(
+            {"type": "tool_use", "id": f"toolu_{number:04d}_{i}", "name": name, "input": arguments}
+        )
     return {
         "id": f"msg_scripted_{number:04d}",
         "type": "message",
@@ -220,7 +223,9 @@ def _events(message: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     usage = message["usage"]
     start = {**message, "content": [], "stop_reason": None,
              "usage": {**usage, "output_tokens": PLACEHOLDER_OUTPUT_TOKENS}}  # fmt: skip
-    events: list[tuple[str, dict[str, Any]]] = [("message_start", {"type": "message_start", "message": start})]
+    events: list[tuple[str, dict[str, Any]]] = [
+        ("message_start", {"type": "message_start", "message": start})
+    ]
     for index, block in enumerate(message["content"]):
         if block["type"] == "text":
             first = {"type": "text", "text": ""}

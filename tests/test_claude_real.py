@@ -49,7 +49,12 @@ def cli() -> str:
 
 @pytest.fixture
 def api_key(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN", "CLAUDE_CODE_USE_BEDROCK", "ANTHROPIC_BASE_URL"):
+    for name in (
+        "ANTHROPIC_AUTH_TOKEN",
+        "CLAUDE_CODE_OAUTH_TOKEN",
+        "CLAUDE_CODE_USE_BEDROCK",
+        "ANTHROPIC_BASE_URL",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-scripted")
 
@@ -91,10 +96,10 @@ def offered(request: dict[str, Any]) -> tuple[list[str], list[str]]:
     )
 
 
-def test_every_flag_the_adapter_passes_is_known_to_the_real_cli(
-    api_key: None, tmp_path: Path
-) -> None:
-    help_text = subprocess.run([cli(), "--help"], capture_output=True, text=True, timeout=60, check=True).stdout
+def test_every_flag_the_adapter_passes_is_known_to_the_real_cli(api_key: None, tmp_path: Path) -> None:
+    help_text = subprocess.run(
+        [cli(), "--help"], capture_output=True, text=True, timeout=60, check=True
+    ).stdout
     listed = set(re.findall(r"(?<![\w-])(-{1,2}[A-Za-z][\w-]*)", help_text))
     # --max-turns works (the result says error_max_turns) but 2.1.332's help does not list it.
     assert set(FLAGS) - listed <= {"--max-turns"}, set(FLAGS) - listed
@@ -164,7 +169,14 @@ def check_sorting_run(folder: Path, server: ScriptedAnthropic, probe_dir: Path) 
         assert "No such tool available" in refusal or "Error" in refusal, refusal
     assert list(probe_dir.iterdir()) == []
     journal = read_jsonl(folder / "agent" / "tool_calls.jsonl")
-    assert [j["tool"] for j in journal] == ["read_file", "bash", "write_file", "evaluate", "write_file", "evaluate"]
+    assert [j["tool"] for j in journal] == [
+        "read_file",
+        "bash",
+        "write_file",
+        "evaluate",
+        "write_file",
+        "evaluate",
+    ]
     # No CLAUDE.md of a folder above the CLI's working directory reached the model.
     assert "HOST-INSTRUCTIONS" not in json.dumps(server.requests)
 
@@ -277,7 +289,9 @@ def test_a_run_that_never_reaches_a_lab_tool_is_not_a_clean_done(
     api_key: None, pytester: pytest.Pytester, make_task: MakeTask
 ) -> None:
     make_task()
-    with ScriptedAnthropic([use("Bash", command="echo 10 > value.txt"), text("value.txt holds 10.")]) as server:
+    with ScriptedAnthropic(
+        [use("Bash", command="echo 10 > value.txt"), text("value.txt holds 10.")]
+    ) as server:
         run_claude(pytester, server)
     outcome = json.loads((task_folder(pytester, "toy") / "result.json").read_text())
     assert outcome["status"] == "agent_error", outcome

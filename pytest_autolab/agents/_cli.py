@@ -64,7 +64,9 @@ def cli_prompt(ctx: AgentContext) -> str:
     return ctx.instruction.rstrip() + "\n" + PROMPT_FOOTER.format(briefing=ctx.tools.briefing())
 
 
-def find_cli(executable: str | None, default: str, *, package: str = "", bundled: str = "") -> dict[str, str] | None:
+def find_cli(
+    executable: str | None, default: str, *, package: str = "", bundled: str = ""
+) -> dict[str, str] | None:
     """Where the CLI is: ``{"path": ..., "found": ...}``, or None.
 
     ``executable`` (an option) is looked up as given; without it ``default`` is looked up
