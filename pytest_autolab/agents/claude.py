@@ -17,9 +17,9 @@ The command line (checked against ``claude --help`` of 2.1.332)::
       -- <instruction + how the run works>
 
 run in an empty temporary directory with stdin closed, with a fresh
-CLAUDE_CONFIG_DIR per run (the user's settings, memory, MCP servers and other
-runs stay out), CLAUDE_CODE_DISABLE_CLAUDE_MDS=1, and CLAUDE_CODE_MAX_RETRIES
-bounded. Options: ``executable``, ``model``, ``base_url`` (ANTHROPIC_BASE_URL: a
+CLAUDE_CONFIG_DIR and TMPDIR per run (the user's settings, memory, MCP servers
+and other runs stay out), CLAUDE_CODE_DISABLE_CLAUDE_MDS=1, and
+CLAUDE_CODE_MAX_RETRIES bounded. Options: ``executable``, ``model``, ``base_url`` (ANTHROPIC_BASE_URL: a
 gateway, a proxy, a test server), ``max_turns``, ``max_budget_usd``,
 ``max_retries``, ``permission_mode``, ``config_dir`` (use this config folder, e.g.
 a logged-in one, instead of a fresh one), ``extra_args`` (split like a shell).
@@ -167,6 +167,11 @@ class ClaudeAgent(CLIAgent):
             "MCP_TIMEOUT": "30000",  # ms for the server to answer at start-up
             "MCP_TOOL_TIMEOUT": str(tool_timeout_ms),  # an evaluate() may take minutes
         }
+        # Its own temporary folder: the CLI keeps the sockets through which sessions find
+        # each other (ListAgents, SendMessage) under TMPDIR/cc-socks.
+        private_tmp = home / "tmp"
+        private_tmp.mkdir(exist_ok=True)
+        env["TMPDIR"] = str(private_tmp)
         if self.max_retries is not None:
             env["CLAUDE_CODE_MAX_RETRIES"] = str(self.max_retries)
         if self.base_url:
