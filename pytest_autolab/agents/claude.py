@@ -37,6 +37,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
@@ -181,7 +182,14 @@ class ClaudeAgent(CLIAgent):
         return env
 
     def settings_note(self) -> dict[str, Any]:
-        return {"base_url": self.base_url} if self.base_url else {}
+        if not self.base_url:
+            return {}
+        parts = urllib.parse.urlsplit(self.base_url)
+        if parts.username or parts.password:  # a key in the URL is never written
+            parts = parts._replace(
+                netloc=f"<redacted>@{parts.hostname}{f':{parts.port}' if parts.port else ''}"
+            )
+        return {"base_url": urllib.parse.urlunsplit(parts)}
 
     def parser(self) -> ClaudeStream:
         return ClaudeStream(self.config_dir)
