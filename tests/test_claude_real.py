@@ -71,8 +71,9 @@ def run_claude(
     pytester: pytest.Pytester, server: ScriptedAnthropic, *args: str, sandbox: str = "local"
 ) -> pytest.RunResult:
     return pytester.runpytest_subprocess(
+        # No executable option: the agent finds the CLI as a user's run would (PATH, then the
+        # claude-agent-sdk package).
         "tasks", "-p", "no:cacheprovider", "--autolab-agent=claude", f"--autolab-sandbox={sandbox}",
-        f"--autolab-agent-option=executable={cli()}",
         f"--autolab-agent-option=base_url={server.base_url}",
         *args,
     )  # fmt: skip
@@ -183,7 +184,7 @@ def check_sorting_run(folder: Path, server: ScriptedAnthropic, probe_dir: Path) 
 
     command = json.loads((folder / "agent" / "command.json").read_text())
     assert command["base_url"] == server.base_url
-    assert command["cli"]["path"] == cli()
+    assert (command["cli"]["path"], command["cli"]["found"]) == (FOUND["path"], FOUND["found"])  # type: ignore[index]
     assert re.match(r"\d+\.\d+\.\d+ \(Claude Code\)", command["cli"]["version"])
     assert "--tools" in command["argv"]
     assert {"CLAUDE_CODE_DISABLE_CLAUDE_MDS", "CLAUDE_CODE_MAX_RETRIES", "ANTHROPIC_BASE_URL"} <= set(
