@@ -520,6 +520,19 @@ def test_cli_agent_still_running_at_the_deadline_is_killed_and_scored(
     assert 15 <= outcome["agent_time_s"] < 15 + 15
 
 
+def test_a_key_refused_after_some_work_stops_the_cli_at_once_and_scores_the_files(
+    pytester: pytest.Pytester, make_task: MakeTask, fake_bin: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAKE_CLI_MODE", "refused")
+    result, folder = run_cli_agent(pytester, make_task, "claude")
+    assert result.ret == 0, result.stdout.str()
+    outcome = json.loads((folder / "result.json").read_text())
+    assert (outcome["status"], outcome["metric"]) == ("scored", 10.0)
+    assert outcome["usage"]["stop_reason"] == "error"
+    assert "HTTP 401" in outcome["usage"]["message"]
+    assert outcome["agent_time_s"] < 30  # not the fake's 600-second retry
+
+
 def test_a_run_without_the_cli_fails_up_front_saying_how_to_install_it(
     pytester: pytest.Pytester, make_task: MakeTask, fake_bin: Path
 ) -> None:

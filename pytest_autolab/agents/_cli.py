@@ -115,7 +115,8 @@ class StreamParser:
         #: The last error message the stream reported.
         self.error = ""
         #: An error no retry will mend (a refused key), set by ``feed``: the harness stops
-        #: the CLI at once and the run is an AgentError with this message.
+        #: the CLI at once; the run is an AgentError with this message, or, after some lab
+        #: tool calls, a stop (``error``) whose files are scored.
         self.fatal = ""
 
     def feed_line(self, line: str) -> None:
@@ -249,10 +250,12 @@ class CLIAgent:
             with contextlib.suppress(OSError):  # session files are a bonus; the stream is the record
                 self.after(home=home, ctx=ctx)
                 parser.collect(home)
-        if parser.fatal:
+        if parser.fatal and not server.calls:
             tail = f"; stderr: {stderr.strip()[-800:]}" if stderr.strip() else ""
             raise AgentError(f"{self.product} stopped at once: {parser.fatal}{tail}")
         outcome = parser.outcome(returncode=returncode, stopped=launch.stopped, stderr=stderr)
+        if parser.fatal:  # after some work: a stop, and the files are scored
+            outcome.stop_reason, outcome.message = "error", parser.fatal
         outcome.usage.setdefault("tool_calls", dict(server.calls))
         if outcome.stop_reason == "done" and not server.calls:
             raise AgentError(
