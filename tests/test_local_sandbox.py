@@ -255,7 +255,7 @@ def test_the_end_of_one_session_leaves_the_live_sandboxes_of_another_session_of_
         assert live.root.is_dir()
         # A session whose process is gone is an orphan: the next sweep of the run removes it.
         orphan = LocalBackend(run_id=run_id, session="crashed").start(task, role="agent")
-        (orphan.root.parent / "owner").write_text(f"{socket.gethostname()}:999999999:1")
+        (orphan.root / "owner").write_text(f"{socket.gethostname()}:999999999:1")
         sweep_run(run_id, "second")
         assert not orphan.root.exists()
         assert live.root.is_dir()

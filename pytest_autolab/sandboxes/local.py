@@ -12,9 +12,8 @@ read. The plugin says which of the two it was, once per run.
 
 Layout of one sandbox::
 
-    /var/tmp/autolab-<run id>-<session>/               (the temporary folder if /var/tmp is not writable)
-      owner                                             the process that made it (see sweep)
-      <task>-<role>-XXXX/
+    /var/tmp/autolab-<run id>-<session>/<task>-<role>-XXXX/   (the temporary folder if /var/tmp is not writable)
+      owner    the process that made it (see ``LocalBackend.sweep``)
       app/     the app dir: a copy of environment/ (workdir, cwd of every command)
       home/    HOME
       tmp/     TMPDIR, and /tmp inside the namespaces
@@ -430,13 +429,17 @@ class LocalBackend:
         lifetime_s: float | None = None,  # local sandboxes end with the process that made them
     ) -> LocalSandbox:
         base = _sandbox_root(self.run_id, self.session)
-        base.mkdir(parents=True, exist_ok=True)
-        owner = base / "owner"
-        if not owner.exists():
-            from .docker import owner_token
+        for attempt in range(3):  # another session's sweep may remove an empty folder at once
+            base.mkdir(parents=True, exist_ok=True)
+            try:
+                root = Path(tempfile.mkdtemp(prefix=f"{task.name}-{role}-", dir=base))
+                break
+            except FileNotFoundError:
+                if attempt == 2:
+                    raise
+        from .docker import owner_token
 
-            owner.write_text(owner_token(), encoding="utf-8")
-        root = Path(tempfile.mkdtemp(prefix=f"{task.name}-{role}-", dir=base))
+        (root / "owner").write_text(owner_token(), encoding="utf-8")
         for sub in ("home", "tmp"):
             (root / sub).mkdir()
         shutil.copytree(
@@ -447,27 +450,34 @@ class LocalBackend:
         return LocalSandbox(root, task, hidden=self._hidden(task))
 
     def sweep(self, labels: Mapping[str, str] | None = None) -> int:
-        """Remove this session's folder, and those of other sessions of the run whose owner
-        process is gone; a live session's sandboxes are never touched."""
+        """Remove this session's folder, and every sandbox (of any run) whose owner process is
+        gone; a sandbox of a live process is never touched (issue 14)."""
         from .docker import owner_alive
 
         labels = labels or {}
-        run_id = labels.get("autolab.run", self.run_id)
-        mine = _sandbox_root(run_id, labels.get("autolab.session", self.session))
+        mine = _sandbox_root(
+            labels.get("autolab.run", self.run_id), labels.get("autolab.session", self.session)
+        )
         count = 0
-        for base in [mine, *_base_dir().glob(f"{_ROOT_PREFIX}{run_id}-*")]:
-            if not base.is_dir():
+        if mine.is_dir():
+            count += sum(1 for entry in mine.iterdir() if entry.is_dir())
+            shutil.rmtree(mine, ignore_errors=True)
+        for base in _base_dir().glob(f"{_ROOT_PREFIX}*"):
+            if not base.is_dir() or base == mine:
                 continue
-            if base != mine:
+            removed = 0
+            for sandbox in base.iterdir():
                 try:
-                    owner = (base / "owner").read_text(encoding="utf-8")
+                    owner = (sandbox / "owner").read_text(encoding="utf-8")
                 except OSError:
-                    continue  # not a session folder, or one being made
-                # A dead owner's folder (a crashed session) is an orphan, whatever run it was.
-                if owner_alive(owner) is not False:
-                    continue
-            count += sum(1 for entry in base.iterdir() if entry.name != "owner")
-            shutil.rmtree(base, ignore_errors=True)
+                    continue  # not a sandbox, one being made, or not ours to read
+                if owner_alive(owner) is False:  # a crashed harness's
+                    shutil.rmtree(sandbox, ignore_errors=True)
+                    removed += 1
+            if removed:
+                count += removed
+                with contextlib.suppress(OSError):
+                    base.rmdir()  # only if nothing is left (start() makes it again if need be)
         return count
 
 
