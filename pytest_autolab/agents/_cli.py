@@ -249,6 +249,7 @@ class CLIAgent:
                 returncode, stderr = self._execute(launch, argv, env, workdir, ctx, parser)
             with contextlib.suppress(OSError):  # session files are a bonus; the stream is the record
                 self.after(home=home, ctx=ctx)
+            with contextlib.suppress(OSError):
                 parser.collect(home)
         if parser.fatal and not server.calls:
             tail = f"; stderr: {stderr.strip()[-800:]}" if stderr.strip() else ""
