@@ -128,6 +128,7 @@ def verifier_command(
     *,
     sandbox: str,
     run_id: str,
+    session: str = "",
     seed: int | None = None,
     run_dir: Path | None = None,
 ) -> list[str]:
@@ -151,6 +152,7 @@ def verifier_command(
         f"--autolab-evaluate-out={out_file}",
         f"--autolab-sandbox={sandbox}",
         f"--autolab-run-id={run_id}",
+        *([f"--autolab-session={session}"] if session else []),
         # Forked from the warm server, the plugins are imported before pytest could rewrite them.
         "-W", "ignore::pytest.PytestAssertRewriteWarning",
         *([f"--autolab-evaluate-seed={seed}"] if seed is not None else []),
@@ -173,6 +175,7 @@ def run_verifier(
     scratch: Path,
     sandbox: str,
     run_id: str,
+    session: str = "",
     timeout: float | None = None,
     limit_s: float | None = None,
     seed: int | None = None,
@@ -190,7 +193,14 @@ def run_verifier(
     write_files(snapshot_dir, files)
     out_file = scratch / "evaluation.json"
     command = verifier_command(
-        task, snapshot_dir, out_file, sandbox=sandbox, run_id=run_id, seed=seed, run_dir=run_dir
+        task,
+        snapshot_dir,
+        out_file,
+        sandbox=sandbox,
+        run_id=run_id,
+        session=session,
+        seed=seed,
+        run_dir=run_dir,
     )
     limit = (timeout or task.verifier_timeout_s) + STARTUP_GRACE_S
     cut_by_deadline = limit_s is not None and limit_s < limit

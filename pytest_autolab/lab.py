@@ -85,11 +85,17 @@ class RunSettings:
     resume: bool = False
     #: final | best: which files are scored.
     submit: str = "final"
+    #: Unique to this pytest session (its workers and evaluate() children included): keeps
+    #: its sandboxes apart from another live session of the same run id (issue 14).
+    session: str = ""
+    #: What the agent said of itself at the preflight: a CLI's path, origin and version.
+    agent_details: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
         data["run_dir"] = str(self.run_dir)
         data["agent_options"] = dict(self.agent_options)
+        data["agent_details"] = dict(self.agent_details)
         return data
 
     @classmethod
@@ -182,9 +188,12 @@ def run_metadata(settings: RunSettings) -> dict[str, Any]:
             versions[dist] = md.version(dist)
     config = settings.to_json()
     config["agent_options"] = redact_options(settings.agent_options)
+    agent = config.pop("agent_details")
     return {
         "run_id": settings.run_id,
         "settings": config,
+        # The agent as it described itself (a CLI agent: which binary, found where, what version).
+        "agent": {"name": settings.agent, **agent},
         "versions": versions,
         "machine": {
             "platform": platform.platform(),
@@ -320,6 +329,7 @@ class Lab:
             self._backend = get_backend(
                 self.settings.sandbox,
                 run_id=self.settings.run_id,
+                session=self.settings.session,
                 notes=self.notes,
                 hide=self.hidden_folders(),
             )
@@ -353,7 +363,8 @@ class Lab:
         return [run_dir.parent if run_dir.parent.name == "runs" else run_dir]
 
     def labels(self, task: Task, role: str) -> dict[str, str]:
-        return {"autolab.run": self.settings.run_id, "autolab.task": task.name, "autolab.role": role}
+        labels = {"autolab.run": self.settings.run_id, "autolab.task": task.name, "autolab.role": role}
+        return {**labels, **({"autolab.session": self.settings.session} if self.settings.session else {})}
 
     def budget(self, task: Task) -> Budget:
         scale = self.settings.budget_scale
@@ -428,7 +439,8 @@ class Lab:
             scratch.mkdir(parents=True, exist_ok=True)
             evaluation = run_verifier(
                 task, ledger.snapshot_files(digest), scratch=scratch, sandbox=self.backend.name,
-                run_id=self.settings.run_id, run_dir=self.settings.run_dir, seed=seed,
+                run_id=self.settings.run_id, session=self.settings.session, run_dir=self.settings.run_dir,
+                seed=seed,
             )  # fmt: skip
             checked[digest] = {
                 "snapshot": digest,
@@ -599,6 +611,7 @@ class Lab:
             scratch=scratch,
             sandbox=self.backend.name,
             run_id=self.settings.run_id,
+            session=self.settings.session,
             run_dir=self.settings.run_dir,
             limit_s=limit_s,
             seed=seed,

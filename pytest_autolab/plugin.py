@@ -149,6 +149,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--autolab-evaluate", metavar="DIR", default=None, help=argparse.SUPPRESS)
     group.addoption("--autolab-evaluate-out", metavar="PATH", default=None, help=argparse.SUPPRESS)
     group.addoption("--autolab-run-id", metavar="ID", default=None, help=argparse.SUPPRESS)
+    group.addoption("--autolab-session", metavar="ID", default=None, help=argparse.SUPPRESS)
     group.addoption("--autolab-evaluate-seed", metavar="N", type=int, default=None, help=argparse.SUPPRESS)
     _OPTION_DEFAULTS.update({option.dest: option.default for option in group.options})
     for dest, (kind, what) in INI_OPTIONS.items():
@@ -248,16 +249,20 @@ def _new_run_id() -> str:
     return f"{dt.datetime.now():%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
 
 
-def _preflight_agent(name: str, options: dict[str, str]) -> None:
+def _preflight_agent(name: str, options: dict[str, str]) -> dict[str, Any]:
     """Create the agent once and run its ``check()``, so that a setup error (a CLI that is
-    not installed, no model named) fails the session in one line instead of every task."""
+    not installed, no model named) fails the session in one line instead of every task.
+    Returns what the agent's ``describe()`` says of it (for run.json), if it has one."""
     try:
         agent = load_agent(name, options)
         check = getattr(agent, "check", None)
         if callable(check):
             check()
+        describe = getattr(agent, "describe", None)
+        details = describe() if callable(describe) else {}
     except AgentError as exc:
         raise pytest.UsageError(f"--autolab-agent={name}: {exc}") from None
+    return details if isinstance(details, dict) else {}
 
 
 def _settings_from_options(config: pytest.Config, *, preflight: bool = False) -> RunSettings:
@@ -277,8 +282,7 @@ def _settings_from_options(config: pytest.Config, *, preflight: bool = False) ->
         resolve_agent(agent)  # a typo fails now, not once per task
     except AgentError as exc:
         raise pytest.UsageError(f"--autolab-agent: {exc}") from None
-    if preflight:
-        _preflight_agent(agent, options)
+    agent_details = _preflight_agent(agent, options) if preflight else {}
     scale = opt("autolab_budget_scale")
     if not (scale > 0 and math.isfinite(scale)):
         raise pytest.UsageError(f"--autolab-budget-scale {scale!r}: expected a positive number")
@@ -317,6 +321,8 @@ def _settings_from_options(config: pytest.Config, *, preflight: bool = False) ->
         seed=seed,
         resume=resume,
         submit=opt("autolab_submit"),
+        session=opt("autolab_session") or secrets.token_hex(4),
+        agent_details=agent_details,
     )
 
 
@@ -664,7 +670,7 @@ class AutolabPlugin:
         extra = option(self.config, "autolab_results")
         if extra:
             atomic_write_json(Path(extra), {"run_id": self.settings.run_id, **summary})
-        sweep_run(self.settings.run_id)
+        sweep_run(self.settings.run_id, self.settings.session)
 
     def _junit_properties(self, summary: dict[str, Any]) -> None:
         """The results as properties of the JUnit XML's test suite (when --junitxml is given)."""

@@ -8,7 +8,8 @@ variable it names), drives the lab tools with the MCP client SDK over the real
 transport, and prints the documented event stream of the CLI it plays.
 
 FAKE_CLI_MODE: ``work`` (write value.txt = 10, evaluate, finish), ``hang``
-(one tool call, then wait to be killed), ``fail`` (an API error, exit 1).
+(one tool call, then wait to be killed), ``fail`` (an API error, exit 1),
+``refused`` (claude: one tool call, then the API refuses the key, and it retries).
 FAKE_CLI_RECORD: a file to write the argv, cwd, stdin and environment into.
 """
 
@@ -88,7 +89,10 @@ def claude(mode: str, url: str, headers: dict[str, str]) -> int:
             "content": [{"type": "tool_use", "id": f"toolu_{i}", "name": f"mcp__autolab__{name}", "input": arguments}]}})  # fmt: skip
         emit({"type": "user", "session_id": "s-1", "message": {"role": "user", "content": [
             {"type": "tool_result", "tool_use_id": f"toolu_{i}", "content": [{"type": "text", "text": text}]}]}})  # fmt: skip
-    if mode == "hang":
+    if mode in ("hang", "refused"):
+        if mode == "refused":
+            emit({"type": "system", "subtype": "api_retry", "attempt": 1, "error_status": 401,
+                  "error": "authentication_failed"})  # fmt: skip
         time.sleep(600)
         return 0
     emit({"type": "assistant", "session_id": "s-1", "message": {

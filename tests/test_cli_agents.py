@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import stat
 import sys
 import tomllib
@@ -19,7 +20,7 @@ from typing import Any
 import pytest
 
 from pytest_autolab.agents import AgentError, load_agent
-from pytest_autolab.agents.claude import DISALLOWED_TOOLS, ClaudeAgent, ClaudeStream
+from pytest_autolab.agents.claude import ClaudeAgent, ClaudeStream
 from pytest_autolab.agents.codex import CodexAgent, CodexStream, session_usage
 from pytest_autolab.tools import Budget
 
@@ -63,7 +64,7 @@ def context(time_s: float = 100.0) -> Any:
 @pytest.mark.parametrize(
     ("agent", "install"),
     [
-        ("claude", "npm install -g @anthropic-ai/claude-code"),
+        ("claude", "pip install 'pytest-autolab[claude]'"),
         ("codex", "pip install 'pytest-autolab[codex]'"),
     ],
 )
@@ -101,7 +102,7 @@ def test_bad_numeric_option_is_named(fake_bin: Path) -> None:
 # --- command lines and environment ------------------------------------------------------------
 
 
-def test_claude_command_line_turns_off_every_builtin_tool(fake_bin: Path, tmp_path: Path) -> None:
+def test_claude_command_line_offers_no_builtin_tool(fake_bin: Path, tmp_path: Path) -> None:
     agent = load_agent(
         "claude",
         {
@@ -118,16 +119,16 @@ def test_claude_command_line_turns_off_every_builtin_tool(fake_bin: Path, tmp_pa
         str(fake_bin / "claude"), "-p",
         "--output-format", "stream-json", "--verbose",
         "--mcp-config", str(tmp_path / "mcp.json"), "--strict-mcp-config",
+        "--tools", "",
         "--allowedTools", "mcp__autolab",
-        "--disallowedTools", ",".join(DISALLOWED_TOOLS),
+        "--setting-sources", "",
+        "--disable-slash-commands",
         "--max-turns", "50",
         "--model", "claude-sonnet-4-5",
         "--max-budget-usd", "2.5",
         "--effort", "high",
         "--", "PROMPT",
     ]  # fmt: skip
-    for tool in ("Bash", "Read", "Write", "Edit", "Glob", "Grep", "WebFetch", "WebSearch", "Task"):
-        assert tool in DISALLOWED_TOOLS
 
 
 def test_claude_environment_and_mcp_config(
@@ -142,6 +143,9 @@ def test_claude_environment_and_mcp_config(
     assert (tmp_path / "claude-config").is_dir()
     assert env["IS_SANDBOX"] == "1"
     assert env["CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC"] == "1"
+    assert env["CLAUDE_CODE_DISABLE_CLAUDE_MDS"] == "1"
+    assert env["CLAUDE_CODE_MAX_RETRIES"] == "3"
+    assert "ANTHROPIC_BASE_URL" not in env
     assert env["MCP_TOOL_TIMEOUT"] == "220000"
     assert env["ANTHROPIC_API_KEY"] == "sk-ant-fake"
     config = json.loads((tmp_path / "mcp.json").read_text())
@@ -259,7 +263,8 @@ def test_claude_success_result_gives_turns_tokens_cost_and_message() -> None:
     outcome = stream.outcome(returncode=0, stopped=None, stderr="")
     assert (outcome.stop_reason, outcome.message) == ("done", "Done: 10.")
     usage = outcome.usage
-    assert (usage["turns"], usage["cost_usd"], usage["duration_ms"]) == (4, 0.25, 900)
+    # turns: the model's replies; num_turns: the CLI's own count (tool uses + 1 in 2.1).
+    assert (usage["turns"], usage["num_turns"], usage["cost_usd"], usage["duration_ms"]) == (1, 4, 0.25, 900)
     assert (usage["input_tokens"], usage["cached_tokens"], usage["output_tokens"]) == (100, 70, 30)
     assert (usage["model"], usage["mcp_status"], usage["tool_uses"]) == ("claude-x", "connected", 1)
     assert stream.garbage == 1
@@ -272,7 +277,7 @@ def test_claude_max_turns_result_is_a_stop_not_an_error() -> None:
                    "total_cost_usd": 1.5, "usage": {}}])  # fmt: skip
     outcome = stream.outcome(returncode=1, stopped=None, stderr="")
     assert outcome.stop_reason == "max_turns"
-    assert outcome.usage["turns"] == 51
+    assert outcome.usage["num_turns"] == 51
 
 
 def test_claude_error_before_any_tool_call_is_an_agent_error() -> None:
@@ -324,6 +329,94 @@ def test_claude_crash_without_result_and_without_work_is_an_agent_error() -> Non
         AgentError, match=r"exited with code 2 before its result line.*unknown option '--strict-mcp-config'"
     ):
         stream.outcome(returncode=2, stopped=None, stderr="error: unknown option '--strict-mcp-config'\n")
+
+
+def test_claude_error_ending_keeps_its_reason_and_counts_every_request() -> None:
+    # The result's usage misses the last request of an error ending; modelUsage has it.
+    stream = ClaudeStream()
+    feed(stream, [CLAUDE_INIT, claude_message("m1", TOOL_USE), claude_message("m2", {"type": "text", "text": "next"}),
+                  {"type": "result", "subtype": "error_max_budget_usd", "is_error": True, "num_turns": 2,
+                   "errors": ["Reached maximum budget ($0.01)"], "total_cost_usd": 0.0104,
+                   "usage": {"input_tokens": 1000, "output_tokens": 60},
+                   "modelUsage": {"m": {"inputTokens": 2000, "outputTokens": 120, "cacheReadInputTokens": 10,
+                                        "cacheCreationInputTokens": 0, "costUSD": 0.0104}}}])  # fmt: skip
+    outcome = stream.outcome(returncode=1, stopped=None, stderr="")
+    assert (outcome.stop_reason, outcome.message) == ("max_cost", "Reached maximum budget ($0.01)")
+    usage = outcome.usage
+    assert (usage["input_tokens"], usage["cached_tokens"], usage["output_tokens"]) == (2010, 10, 120)
+    assert usage["errors"] == ["Reached maximum budget ($0.01)"]
+    assert usage["turns"] == 2
+
+
+def test_claude_refused_key_is_fatal_at_the_first_retry() -> None:
+    stream = ClaudeStream()
+    feed(
+        stream,
+        [
+            {
+                "type": "system",
+                "subtype": "api_retry",
+                "attempt": 1,
+                "error_status": 529,
+                "error": "overloaded",
+            }
+        ],
+    )
+    assert stream.fatal == ""
+    feed(stream, [{"type": "system", "subtype": "api_retry", "attempt": 2, "error_status": 401,
+                   "error": "authentication_failed"}])  # fmt: skip
+    assert "HTTP 401 (authentication_failed)" in stream.fatal
+    assert stream.retries == 2
+
+
+def test_claude_killed_takes_output_tokens_from_the_transcript(tmp_path: Path) -> None:
+    # The stream's per-message usage is written before the reply ends (output_tokens 3).
+    stream = ClaudeStream()
+    early = {"input_tokens": 1000, "output_tokens": 3}
+    feed(
+        stream,
+        [CLAUDE_INIT, {"type": "assistant", "message": {"id": "m1", "content": [TOOL_USE], "usage": early}}],
+    )
+    transcript = tmp_path / "claude-config" / "projects" / "-tmp-work" / "s.jsonl"
+    transcript.parent.mkdir(parents=True)
+    final = {"input_tokens": 1000, "output_tokens": 60}
+    transcript.write_text(
+        json.dumps({"type": "assistant", "message": {"id": "m1", "usage": final}}) + "\nnot json\n"
+    )
+    stream.collect(tmp_path)
+    outcome = stream.outcome(returncode=-9, stopped="budget", stderr="")
+    assert (outcome.usage["output_tokens"], outcome.usage["output_tokens_exact"]) == (60, True)
+
+
+def test_claude_base_url_option_sets_the_endpoint_and_is_recorded(fake_bin: Path, tmp_path: Path) -> None:
+    agent = ClaudeAgent(base_url="http://127.0.0.1:5")
+    env = agent.environment(server_token="T", server_url="u", home=tmp_path, ctx=context())
+    assert env["ANTHROPIC_BASE_URL"] == "http://127.0.0.1:5"
+    described = agent.describe()
+    assert described["base_url"] == "http://127.0.0.1:5"
+    assert described["cli"] == {
+        "path": str(fake_bin / "claude"),
+        "found": "PATH",
+        "version": "0.0.0 (fake claude)",
+    }
+
+
+def test_find_cli_falls_back_to_the_binary_a_package_bundles(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pytest_autolab.agents._cli import find_cli
+
+    binary = tmp_path / "bundling_pkg" / "_bundled" / "tool"
+    binary.parent.mkdir(parents=True)
+    (tmp_path / "bundling_pkg" / "__init__.py").write_text("raise ImportError('never imported')\n")
+    binary.write_text("#!/bin/sh\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert find_cli(None, "no-such-tool-on-path", package="bundling_pkg", bundled="_bundled/tool") is None
+    binary.chmod(0o755)
+    found = find_cli(None, "no-such-tool-on-path", package="bundling_pkg", bundled="_bundled/tool")
+    assert found == {"path": str(binary), "found": "bundled with the Python package bundling-pkg"}
+    assert find_cli(None, "sh", package="bundling_pkg", bundled="_bundled/tool") == {
+        "path": shutil.which("sh"), "found": "PATH"}  # fmt: skip
 
 
 CODEX_TOOL_CALL = {"type": "item.completed", "item": {"id": "i1", "type": "mcp_tool_call", "server": "autolab",
@@ -488,6 +581,19 @@ def test_cli_agent_still_running_at_the_deadline_is_killed_and_scored(
     assert 15 <= outcome["agent_time_s"] < 15 + 15
 
 
+def test_a_key_refused_after_some_work_stops_the_cli_at_once_and_scores_the_files(
+    pytester: pytest.Pytester, make_task: MakeTask, fake_bin: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAKE_CLI_MODE", "refused")
+    result, folder = run_cli_agent(pytester, make_task, "claude")
+    assert result.ret == 0, result.stdout.str()
+    outcome = json.loads((folder / "result.json").read_text())
+    assert (outcome["status"], outcome["metric"]) == ("scored", 10.0)
+    assert outcome["usage"]["stop_reason"] == "error"
+    assert "HTTP 401" in outcome["usage"]["message"]
+    assert outcome["agent_time_s"] < 30  # not the fake's 600-second retry
+
+
 def test_a_run_without_the_cli_fails_up_front_saying_how_to_install_it(
     pytester: pytest.Pytester, make_task: MakeTask, fake_bin: Path
 ) -> None:
@@ -498,7 +604,7 @@ def test_a_run_without_the_cli_fails_up_front_saying_how_to_install_it(
     )  # fmt: skip
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(
-        ["*--autolab-agent=claude: *not on PATH: install it with `npm install -g @anthropic-ai/claude-code`*"]
+        ["*--autolab-agent=claude: *not on PATH: install it with `pip install 'pytest-autolab?claude?'`*"]
     )
     assert not (pytester.path / ".autolab").exists()
 

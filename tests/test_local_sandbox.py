@@ -5,13 +5,14 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from pytest_autolab.sandboxes import SnapshotError, SnapshotLimits, get_backend
+from pytest_autolab.sandboxes import SnapshotError, SnapshotLimits, get_backend, sweep_run
 from pytest_autolab.sandboxes.local import LocalBackend, LocalSandbox, _base_dir, namespaces
 from pytest_autolab.tasks import load_task
 
@@ -233,3 +234,32 @@ def test_a_command_has_no_capabilities_to_undo_its_namespaces(sandbox: LocalSand
     result = sandbox.exec("grep CapEff /proc/self/status; umount /proc || echo refused")
     assert "CapEff:\t0000000000000000" in result.stdout
     assert "refused" in result.stdout
+
+
+def test_the_end_of_one_session_leaves_the_live_sandboxes_of_another_session_of_the_run(
+    make_task: MakeTask,
+) -> None:
+    # Issue 14: two sessions whose run folders share a base name share the run id; the sweep
+    # at the end of one removed the other's live sandboxes, and an agent's work was lost.
+    task = load_task(make_task())
+    run_id = f"same-name-{secrets.token_hex(3)}"
+    first = LocalBackend(run_id=run_id, session="first")
+    second = LocalBackend(run_id=run_id, session="second")
+    live = first.start(task, role="agent")
+    ended = second.start(task, role="agent")
+    try:
+        assert live.root.parent != ended.root.parent
+        assert sweep_run(run_id, "second") == 1  # the second session ends
+        assert not ended.root.exists()
+        assert live.exec("cat value.txt").stdout == "100\n"
+        assert live.root.is_dir()
+        # A session whose process is gone is an orphan: the next sweep of the run removes it.
+        orphan = LocalBackend(run_id=run_id, session="crashed").start(task, role="agent")
+        (orphan.root / "owner").write_text(f"{socket.gethostname()}:999999999:1")
+        sweep_run(run_id, "second")
+        assert not orphan.root.exists()
+        assert live.root.is_dir()
+    finally:
+        live.close()
+        sweep_run(run_id, "first")
+    assert not live.root.parent.exists()

@@ -2,26 +2,34 @@
 
     pytest tasks/ --autolab-agent=claude [--autolab-agent-option model=claude-sonnet-4-5]
 
-Needs the CLI (``npm install -g @anthropic-ai/claude-code``) and a key in the
-environment (ANTHROPIC_API_KEY, or ANTHROPIC_AUTH_TOKEN / CLAUDE_CODE_OAUTH_TOKEN,
-or Bedrock/Vertex settings). The command line::
+Needs the CLI (``pip install 'pytest-autolab[claude]'``: the claude-agent-sdk wheel
+bundles it; or ``claude`` on PATH) and a key in the environment (ANTHROPIC_API_KEY,
+or ANTHROPIC_AUTH_TOKEN / CLAUDE_CODE_OAUTH_TOKEN, or Bedrock/Vertex settings).
+The command line (checked against ``claude --help`` of 2.1.332)::
 
     claude -p --output-format stream-json --verbose
       --mcp-config <tmp>/mcp.json --strict-mcp-config     only the autolab MCP server
-      --allowedTools mcp__autolab                         its tools need no permission prompt
-      --disallowedTools Bash,Edit,Read,...                every built-in tool off
+      --tools ""                                          no built-in tool at all (an allow-list)
+      --allowedTools mcp__autolab                         the lab tools need no permission prompt
+      --setting-sources ""                                no settings or CLAUDE.md from the host
+      --disable-slash-commands                            no skills
       --max-turns 200 [--model M] [--max-budget-usd X] [--permission-mode P] [extra args]
       -- <instruction + how the run works>
 
-run in an empty temporary directory with stdin closed, and with a fresh
-CLAUDE_CONFIG_DIR so that the user's settings, memory and MCP servers stay out
-of the benchmark. Options: ``executable``, ``model``, ``max_turns``,
-``max_budget_usd``, ``permission_mode``, ``config_dir`` (use this config folder,
-e.g. a logged-in one, instead of a fresh one), ``extra_args`` (split like a shell).
+run in an empty temporary directory with stdin closed, with a fresh
+CLAUDE_CONFIG_DIR and TMPDIR per run (the user's settings, memory, MCP servers
+and other runs stay out), CLAUDE_CODE_DISABLE_CLAUDE_MDS=1, and
+CLAUDE_CODE_MAX_RETRIES bounded. Options: ``executable``, ``model``, ``base_url`` (ANTHROPIC_BASE_URL: a
+gateway, a proxy, a test server), ``max_turns``, ``max_budget_usd``,
+``max_retries``, ``permission_mode``, ``config_dir`` (use this config folder, e.g.
+a logged-in one, instead of a fresh one), ``extra_args`` (split like a shell).
 
-From the stream (``agent/claude.jsonl``) the result gets turns, tokens, cost
-(``total_cost_usd``) and the final message; if the process was stopped before
-its ``result`` line, turns and tokens are summed from the assistant messages.
+From the stream (``agent/claude.jsonl``) the result gets turns, tokens and cost
+(the ``result`` line's ``modelUsage``, which counts every request) and the final
+message; if the process was stopped before its ``result`` line, turns are counted
+and tokens summed from the assistant messages, with the output counts taken from
+the session transcript (the stream's are placeholders written before the reply).
+A refused key (an ``api_retry`` event with status 401 or 403) stops the CLI at once.
 """
 
 from __future__ import annotations
@@ -29,6 +37,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
@@ -36,15 +45,19 @@ from ..mcp_server import SERVER_NAME
 from . import AgentContext, AgentError, AgentOutcome
 from ._cli import CLIAgent, StreamParser, copy_tree, parse_numeric_option
 
-__all__ = ["DISALLOWED_TOOLS", "ClaudeAgent", "ClaudeStream"]
+__all__ = ["FLAGS", "ClaudeAgent", "ClaudeStream"]
 
-#: Claude Code's built-in tools, all turned off: the agent works through the lab tools only.
-DISALLOWED_TOOLS = (
-    "Bash", "BashOutput", "KillShell", "KillBash", "Edit", "MultiEdit", "Write", "Read", "Glob",
-    "Grep", "LS", "NotebookEdit", "NotebookRead", "WebFetch", "WebSearch", "Task", "Agent",
-    "TodoWrite", "TodoRead", "SlashCommand", "Skill", "ExitPlanMode", "ListMcpResourcesTool",
-    "ReadMcpResourceTool",
+#: Every flag the adapter may pass (tests/test_claude_real.py finds each in the real
+#: ``claude --help``).
+FLAGS = (
+    "-p", "--output-format", "--verbose", "--mcp-config", "--strict-mcp-config", "--tools",
+    "--allowedTools", "--setting-sources", "--disable-slash-commands", "--max-turns", "--model",
+    "--max-budget-usd", "--permission-mode",
 )  # fmt: skip
+
+#: HTTP statuses no retry mends: the CLI is stopped on the first (issue 14: a bad key
+#: cost three minutes of retries per task).
+FATAL_STATUSES = (401, 403)
 
 #: Environment variables any one of which lets Claude Code authenticate without a login.
 CREDENTIALS = (
@@ -69,24 +82,31 @@ class ClaudeAgent(CLIAgent):
 
     name = "claude"
     product = "Claude Code"
-    install = "npm install -g @anthropic-ai/claude-code"
+    install = "pip install 'pytest-autolab[claude]'"
     stream_file = "claude.jsonl"
+    command_name = "claude"
+    package = "claude_agent_sdk"
+    bundled = "_bundled/claude"
 
     def __init__(
         self,
         *,
-        executable: str = "claude",
+        executable: str | None = None,
         model: str | None = None,
+        base_url: str | None = None,
         max_turns: str | int = 200,
         max_budget_usd: str | float | None = None,
+        max_retries: str | int = 3,
         permission_mode: str | None = None,
         config_dir: str | None = None,
         extra_args: str = "",
     ) -> None:
-        super().__init__(executable)
+        super().__init__(executable or None)
         self.model = model or None
+        self.base_url = base_url or os.environ.get("ANTHROPIC_BASE_URL") or None
         self.max_turns = parse_numeric_option("claude", "max_turns", max_turns, int)
         self.max_budget_usd = parse_numeric_option("claude", "max_budget_usd", max_budget_usd, float)
+        self.max_retries = parse_numeric_option("claude", "max_retries", max_retries, int)
         self.permission_mode = permission_mode or None
         self.config_dir = Path(config_dir).expanduser() if config_dir else None
         self.extra_args = shlex.split(extra_args)
@@ -104,8 +124,12 @@ class ClaudeAgent(CLIAgent):
             self.executable, "-p",
             "--output-format", "stream-json", "--verbose",
             "--mcp-config", str(home / "mcp.json"), "--strict-mcp-config",
+            # An allow-list, not a deny-list that ages: 2.1 added ListAgents, Workflow,
+            # ToolSearch ... which a --disallowedTools list written earlier left on (issue 14).
+            "--tools", "",
             "--allowedTools", f"mcp__{SERVER_NAME}",
-            "--disallowedTools", ",".join(DISALLOWED_TOOLS),
+            "--setting-sources", "",
+            "--disable-slash-commands",
         ]  # fmt: skip
         if self.max_turns is not None:
             argv += ["--max-turns", str(self.max_turns)]
@@ -139,16 +163,36 @@ class ClaudeAgent(CLIAgent):
             **os.environ,
             "CLAUDE_CONFIG_DIR": str(config_dir),
             "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+            "CLAUDE_CODE_DISABLE_CLAUDE_MDS": "1",  # no CLAUDE.md of any folder above the cwd
             "DISABLE_AUTOUPDATER": "1",
             "MCP_TIMEOUT": "30000",  # ms for the server to answer at start-up
             "MCP_TOOL_TIMEOUT": str(tool_timeout_ms),  # an evaluate() may take minutes
         }
+        # Its own temporary folder: the CLI keeps the sockets through which sessions find
+        # each other (ListAgents, SendMessage) under TMPDIR/cc-socks.
+        private_tmp = home / "tmp"
+        private_tmp.mkdir(exist_ok=True)
+        env["TMPDIR"] = str(private_tmp)
+        if self.max_retries is not None:
+            env["CLAUDE_CODE_MAX_RETRIES"] = str(self.max_retries)
+        if self.base_url:
+            env["ANTHROPIC_BASE_URL"] = self.base_url
         if hasattr(os, "geteuid") and os.geteuid() == 0:
             env["IS_SANDBOX"] = "1"  # Claude Code refuses some permission modes as root otherwise
         return env
 
+    def settings_note(self) -> dict[str, Any]:
+        if not self.base_url:
+            return {}
+        parts = urllib.parse.urlsplit(self.base_url)
+        if parts.username or parts.password:  # a key in the URL is never written
+            parts = parts._replace(
+                netloc=f"<redacted>@{parts.hostname}{f':{parts.port}' if parts.port else ''}"
+            )
+        return {"base_url": urllib.parse.urlunsplit(parts)}
+
     def parser(self) -> ClaudeStream:
-        return ClaudeStream()
+        return ClaudeStream(self.config_dir)
 
     def after(self, *, home: Path, ctx: AgentContext) -> None:
         if self.config_dir is None:
@@ -156,21 +200,35 @@ class ClaudeAgent(CLIAgent):
 
 
 class ClaudeStream(StreamParser):
-    """Claude Code's stream-json: ``system``/``init``, ``assistant`` and ``user`` messages, ``result``."""
+    """Claude Code's stream-json: ``system`` (``init``, ``api_retry`` ...), ``assistant`` and
+    ``user`` messages, ``result``."""
 
-    def __init__(self) -> None:
+    def __init__(self, config_dir: Path | None = None) -> None:
         super().__init__()
+        #: The CLI's config folder, where its session transcript is (None: the run's own).
+        self.config_dir = config_dir
         self.init: dict[str, Any] | None = None
         self.result: dict[str, Any] | None = None
         #: Usage per assistant message id (a message's blocks come as several events).
         self.message_usage: dict[str, dict[str, Any]] = {}
+        #: Final usage per message id, from the session transcript (see ``collect``).
+        self.transcript_usage: dict[str, dict[str, Any]] = {}
         self.tool_uses = 0
         self.last_text = ""
+        self.retries = 0
 
     def feed(self, event: dict[str, Any]) -> None:
         kind = event.get("type")
         if kind == "system" and event.get("subtype") == "init":
             self.init = event
+        elif kind == "system" and event.get("subtype") == "api_retry":
+            self.retries += 1
+            status = event.get("error_status")
+            if status in FATAL_STATUSES:
+                self.fatal = (
+                    f"the model API answered HTTP {status} ({event.get('error') or 'refused'}): check the "
+                    "key (ANTHROPIC_API_KEY, ANTHROPIC_AUTH_TOKEN) and the endpoint (base_url)"
+                )
         elif kind == "assistant":
             message = event.get("message") or {}
             key = message.get("id") or f"message-{len(self.message_usage)}"
@@ -186,6 +244,24 @@ class ClaudeStream(StreamParser):
         elif kind == "result":
             self.result = event
 
+    def collect(self, home: Path) -> None:
+        # The stream writes each assistant message before its last usage arrives (output
+        # tokens 1-3); the transcript has the final counts (issue 14). Only needed without
+        # a result line.
+        session = (self.init or {}).get("session_id")
+        if self.result is not None or not session:
+            return
+        projects = (self.config_dir or home / "claude-config") / "projects"
+        for path in projects.glob(f"*/{session}.jsonl"):
+            for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+                try:
+                    entry = json.loads(line)
+                except ValueError:
+                    continue
+                message = entry.get("message") if isinstance(entry, dict) else None
+                if isinstance(message, dict) and isinstance(message.get("usage"), dict) and message.get("id"):
+                    self.transcript_usage[message["id"]] = message["usage"]
+
     def mcp_status(self) -> str | None:
         for server in (self.init or {}).get("mcp_servers") or []:
             if isinstance(server, dict) and server.get("name") == SERVER_NAME:
@@ -197,31 +273,41 @@ class ClaudeStream(StreamParser):
             "model": (self.init or {}).get("model"),
             "session_id": (self.init or {}).get("session_id"),
             "mcp_status": self.mcp_status(),
+            "tools_offered": (self.init or {}).get("tools"),
             "tool_uses": self.tool_uses,
+            "api_retries": self.retries,
             "exit_code": returncode,
         }
         result = self.result
         if result is not None:
-            tokens = _tokens(result.get("usage") or {})
             usage.update(
-                turns=result.get("num_turns"),
+                # Model replies. The CLI's num_turns counts tool uses too in 2.1 (14 for 7
+                # replies that used 13 tools): kept as it is, beside.
+                turns=len(self.message_usage) or result.get("num_turns"),
+                num_turns=result.get("num_turns"),
                 cost_usd=result.get("total_cost_usd"),
                 duration_ms=result.get("duration_ms"),
                 subtype=result.get("subtype"),
-                **tokens,
+                **_result_tokens(result),
             )
             subtype = str(result.get("subtype") or "")
             stop = STOP_REASONS.get(subtype, "error")
             if result.get("is_error") and stop == "done":
                 stop = "error"
-            message = str(result.get("result") or self.last_text or "")
+            errors = [str(e) for e in result.get("errors") or [] if e]
+            if errors:
+                usage["errors"] = errors
+            # An error ending says why in ``errors`` ("Reached maximum budget"): that, not the
+            # last thing the model said, is the message (issue 14).
+            message = str(result.get("result") or "; ".join(errors) or self.last_text or "")
             if stop == "error" and self.tool_uses == 0:
                 raise AgentError(
                     _failure("Claude Code failed", message or subtype, usage["mcp_status"], stderr)
                 )
             return AgentOutcome(message=message, stop_reason=stop, usage=usage)
         # No result line: stopped by the harness, or crashed.
-        totals = [_tokens(u) for u in self.message_usage.values()]
+        final = {key: {**u, **self.transcript_usage.get(key, {})} for key, u in self.message_usage.items()}
+        totals = [_tokens(u) for u in final.values()]
         usage.update(
             turns=len(self.message_usage),
             cost_usd=None,
@@ -229,12 +315,37 @@ class ClaudeStream(StreamParser):
                 key: sum(t[key] for t in totals) for key in ("input_tokens", "output_tokens", "cached_tokens")
             },
         )
+        # Without the transcript, the output counts are the stream's placeholders.
+        usage["output_tokens_exact"] = set(self.message_usage) <= set(self.transcript_usage)
         if stopped is not None:
             return AgentOutcome(message=self.last_text, stop_reason=stopped, usage=usage)
         what = f"Claude Code exited with code {returncode} before its result line"
         if self.tool_uses == 0:
             raise AgentError(_failure(what, self.last_text, usage["mcp_status"], stderr))
         return AgentOutcome(message=f"{what}: {stderr.strip()[-300:]}", stop_reason="crashed", usage=usage)
+
+
+def _result_tokens(result: dict[str, Any]) -> dict[str, int]:
+    """The result line's tokens: ``modelUsage`` (every request of every model, the last one
+    of an error ending included) where present, else ``usage``."""
+    per_model = result.get("modelUsage")
+    if isinstance(per_model, dict) and per_model:
+        totals = {"input_tokens": 0, "output_tokens": 0, "cached_tokens": 0}
+        for figures in per_model.values():
+            if not isinstance(figures, dict):
+                continue
+            tokens = _tokens(
+                {
+                    "input_tokens": figures.get("inputTokens"),
+                    "cache_creation_input_tokens": figures.get("cacheCreationInputTokens"),
+                    "cache_read_input_tokens": figures.get("cacheReadInputTokens"),
+                    "output_tokens": figures.get("outputTokens"),
+                }
+            )
+            for key in totals:
+                totals[key] += tokens[key]
+        return totals
+    return _tokens(result.get("usage") or {})
 
 
 def _tokens(usage: dict[str, Any]) -> dict[str, int]:

@@ -17,7 +17,7 @@ backend that starts removes what a dead harness left (see ``sweep_orphans``).
 
 Labels on every container::
 
-    autolab.run=<run id>  autolab.task=<task>  autolab.role=agent|evaluate|verify
+    autolab.run=<run id>  autolab.session=<session>  autolab.task=<task>  autolab.role=agent|evaluate|verify
     autolab.expires=<unix time the main process ends>
     autolab.owner=<hostname>:<pid>:<process start ticks>   the harness process
 """
@@ -86,6 +86,8 @@ DEFAULT_LIMITS = SnapshotLimits()
 LABEL_RUN = "autolab.run"
 LABEL_EXPIRES = "autolab.expires"
 LABEL_OWNER = "autolab.owner"
+#: Unique to the pytest session: the end of one session sweeps only its own (issue 14).
+LABEL_SESSION = "autolab.session"
 
 # Go's os.FileMode type bits, as the engine reports them in a path stat.
 _GO_MODE_TYPES = {
@@ -778,8 +780,10 @@ class DockerBackend:
         progress: Progress | None = None,
         base_method: str = "auto",
         sweep: bool = True,
+        session: str = "",
     ) -> None:
         self.run_id = run_id
+        self.session = session
         self.client = client if client is not None else connect()
         self.progress: Progress = progress or _stderr_progress
         self.base_method = base_method
@@ -862,6 +866,7 @@ class DockerBackend:
         lifetime = lifetime_s if lifetime_s is not None else default_lifetime_s(task)
         all_labels = {
             LABEL_RUN: self.run_id,
+            **({LABEL_SESSION: self.session} if self.session else {}),
             "autolab.task": task.name,
             "autolab.role": role,
             **(labels or {}),
@@ -935,7 +940,9 @@ class DockerBackend:
         return result
 
     def sweep(self, labels: Mapping[str, str] | None = None) -> int:
-        return sweep_labelled(self.client, labels or {LABEL_RUN: self.run_id})
+        if not labels:
+            labels = {LABEL_RUN: self.run_id, **({LABEL_SESSION: self.session} if self.session else {})}
+        return sweep_labelled(self.client, labels)
 
     def close(self) -> None:
         """Close the engine connection (containers stay: close their sandboxes, or sweep)."""

@@ -12,7 +12,8 @@ read. The plugin says which of the two it was, once per run.
 
 Layout of one sandbox::
 
-    /var/tmp/autolab-<run id>/<task>-<role>-XXXX/     (the temporary folder if /var/tmp is not writable)
+    /var/tmp/autolab-<run id>-<session>/<task>-<role>-XXXX/   (the temporary folder if /var/tmp is not writable)
+      owner    the process that made it (see ``LocalBackend.sweep``)
       app/     the app dir: a copy of environment/ (workdir, cwd of every command)
       home/    HOME
       tmp/     TMPDIR, and /tmp inside the namespaces
@@ -71,8 +72,10 @@ def _base_dir() -> Path:
     return Path(tempfile.gettempdir())
 
 
-def _sandbox_root(run_id: str) -> Path:
-    return _base_dir() / f"{_ROOT_PREFIX}{run_id}"
+def _sandbox_root(run_id: str, session: str = "") -> Path:
+    """One pytest session's folder: two sessions of the same run id (two run directories of
+    the same name, a resume next to a live run) never share one (issue 14)."""
+    return _base_dir() / f"{_ROOT_PREFIX}{run_id}{'-' + session if session else ''}"
 
 
 @functools.cache
@@ -374,8 +377,10 @@ class LocalBackend:
     name = "local"
     isolates = False
 
-    def __init__(self, run_id: str = "adhoc", *, hide: Sequence[Path] = ()) -> None:
+    def __init__(self, run_id: str = "adhoc", *, session: str = "", hide: Sequence[Path] = ()) -> None:
         self.run_id = run_id
+        #: Unique to the pytest session: names its folder (see ``_sandbox_root``).
+        self.session = session
         #: Folders no command may see, besides each task's catalogue (the run directory).
         self.hide = list(hide)
 
@@ -423,9 +428,18 @@ class LocalBackend:
         labels: Mapping[str, str] | None = None,
         lifetime_s: float | None = None,  # local sandboxes end with the process that made them
     ) -> LocalSandbox:
-        base = _sandbox_root(self.run_id)
-        base.mkdir(parents=True, exist_ok=True)
-        root = Path(tempfile.mkdtemp(prefix=f"{task.name}-{role}-", dir=base))
+        base = _sandbox_root(self.run_id, self.session)
+        for attempt in range(3):  # another session's sweep may remove an empty folder at once
+            base.mkdir(parents=True, exist_ok=True)
+            try:
+                root = Path(tempfile.mkdtemp(prefix=f"{task.name}-{role}-", dir=base))
+                break
+            except FileNotFoundError:
+                if attempt == 2:
+                    raise
+        from .docker import owner_token
+
+        (root / "owner").write_text(owner_token(), encoding="utf-8")
         for sub in ("home", "tmp"):
             (root / sub).mkdir()
         shutil.copytree(
@@ -436,12 +450,34 @@ class LocalBackend:
         return LocalSandbox(root, task, hidden=self._hidden(task))
 
     def sweep(self, labels: Mapping[str, str] | None = None) -> int:
-        run_id = (labels or {}).get("autolab.run", self.run_id)
-        base = _sandbox_root(run_id)
-        if not base.exists():
-            return 0
-        count = sum(1 for _ in base.iterdir())
-        shutil.rmtree(base, ignore_errors=True)
+        """Remove this session's folder, and every sandbox (of any run) whose owner process is
+        gone; a sandbox of a live process is never touched (issue 14)."""
+        from .docker import owner_alive
+
+        labels = labels or {}
+        mine = _sandbox_root(
+            labels.get("autolab.run", self.run_id), labels.get("autolab.session", self.session)
+        )
+        count = 0
+        if mine.is_dir():
+            count += sum(1 for entry in mine.iterdir() if entry.is_dir())
+            shutil.rmtree(mine, ignore_errors=True)
+        for base in _base_dir().glob(f"{_ROOT_PREFIX}*"):
+            if not base.is_dir() or base == mine:
+                continue
+            removed = 0
+            for sandbox in base.iterdir():
+                try:
+                    owner = (sandbox / "owner").read_text(encoding="utf-8")
+                except OSError:
+                    continue  # not a sandbox, one being made, or not ours to read
+                if owner_alive(owner) is False:  # a crashed harness's
+                    shutil.rmtree(sandbox, ignore_errors=True)
+                    removed += 1
+            if removed:
+                count += removed
+                with contextlib.suppress(OSError):
+                    base.rmdir()  # only if nothing is left (start() makes it again if need be)
         return count
 
 
