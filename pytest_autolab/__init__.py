@@ -7,9 +7,8 @@ reference solution. The public API is re-exported here.
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
 from . import native
+from ._version import __version__
 from .agents import Agent, AgentContext, AgentError, AgentOutcome, load_agent
 from .evaluation import Evaluation
 from .lab import Lab, RunSettings, Submission, Verdict

@@ -15,26 +15,22 @@ import contextlib
 import dataclasses
 import datetime as dt
 import gc
-import hashlib
-import os
-import platform
-import re
-import sys
 import threading
 import time
 import traceback
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from . import __version__, scoring
+from . import scoring
 from .agents import Agent, AgentContext, AgentError, AgentOutcome, load_agent
 from .evaluation import Evaluation, run_verifier
 from .ledger import Ledger, hidden_curve, improvement_entries, snapshot_hash
-from .measure import MODEL_CACHE, Counts, callgrind
+from .measure import Counts, callgrind
 from .results import FINISHED, TaskResult, atomic_write_json, atomic_write_text, load_result, write_files
 from .sandboxes import ExecResult, Sandbox, SandboxBackend, SandboxError, SnapshotError, get_backend
+from .settings import RunSettings, hidden_seed, write_run_json
 from .tasks import Task
 from .timing import DEFAULT_CONFIDENCE, DEFAULT_ROUNDS, DEFAULT_WARMUP, Check, Clock, Command, Timing, timed
 from .tools import Budget, BudgetExhausted, LabTools
@@ -45,11 +41,8 @@ __all__ = [
     "RunSettings",
     "Submission",
     "Verdict",
-    "hidden_seed",
     "json_safe",
     "printable",
-    "redact_argv",
-    "redact_options",
 ]
 
 #: Seconds a sandbox outlives the work it was started for (start-up, snapshot, teardown).
@@ -61,73 +54,6 @@ MAX_REVERIFIED = 10
 def hang_grace_s(budget_s: float) -> float:
     """Seconds an agent may run past its budget before it is abandoned as hung."""
     return min(30.0, 5.0 + 0.1 * budget_s)
-
-
-@dataclasses.dataclass(frozen=True)
-class RunSettings:
-    """The run's configuration, the same on the controller and every worker."""
-
-    #: Identifies the run (folder name, sandbox labels).
-    run_id: str
-    #: The run directory.
-    run_dir: Path
-    #: Agent name or module:Class.
-    agent: str = "nop"
-    #: Options for the agent's constructor.
-    agent_options: Mapping[str, str] = dataclasses.field(default_factory=dict)
-    #: auto | local | docker.
-    sandbox: str = "auto"
-    #: Multiplies every task's time budget and evaluations.
-    budget_scale: float = 1.0
-    #: Seed the hidden seeds derive from.
-    seed: int = 0
-    #: Keep finished tasks of an earlier run in run_dir.
-    resume: bool = False
-    #: final | best: which files are scored.
-    submit: str = "final"
-
-    def to_json(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)
-        data["run_dir"] = str(self.run_dir)
-        data["agent_options"] = dict(self.agent_options)
-        return data
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> RunSettings:
-        return cls(**{**data, "run_dir": Path(data["run_dir"])})
-
-
-#: Option names whose values are credentials: never written anywhere (issue 7).
-SECRET_NAME = re.compile(r"key|token|secret|passw|pwd|credential|auth|cookie|private", re.IGNORECASE)
-REDACTED = "<redacted>"
-
-
-def redact_options(options: Mapping[str, str]) -> dict[str, str]:
-    """Agent options with the values of credential-like keys (api_key, token, ...) replaced."""
-    return {key: REDACTED if SECRET_NAME.search(key) else value for key, value in options.items()}
-
-
-def redact_argv(argv: Sequence[str]) -> list[str]:
-    """A command line with the values of credential-like ``--autolab-agent-option`` keys replaced."""
-    out: list[str] = []
-    after_option = False
-    for arg in argv:
-        prefix = ""
-        value = arg
-        if after_option:
-            after_option = False
-        elif arg.startswith("--autolab-agent-option="):
-            prefix, value = "--autolab-agent-option=", arg[len("--autolab-agent-option=") :]
-        elif arg == "--autolab-agent-option":
-            after_option = True
-            out.append(arg)
-            continue
-        else:
-            out.append(arg)
-            continue
-        key, sep, _ = value.partition("=")
-        out.append(f"{prefix}{key}={REDACTED}" if sep and SECRET_NAME.search(key) else arg)
-    return out
 
 
 def printable(text: str) -> str:
@@ -161,41 +87,6 @@ def _describe_exception(exc: BaseException) -> str:
     except Exception:
         message = "<the exception's message could not be read>"
     return printable(f"{type(exc).__name__}: {message}")
-
-
-def hidden_seed(run_seed: int, task: Task) -> int:
-    """The seed of a task's hidden inputs: derived from the run's seed, never the public one."""
-    # Each attempt (--autolab-attempts) has a seed stream of its own.
-    key = f"{run_seed}:{task.name}" + (f":{task.attempt}" if task.attempt else "")
-    digest = hashlib.sha256(key.encode()).digest()
-    seed = int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
-    return seed + 1 if seed == task.public_seed else seed
-
-
-def run_metadata(settings: RunSettings) -> dict[str, Any]:
-    """run.json: the configuration, versions and machine of a run."""
-    import importlib.metadata as md
-
-    versions = {"pytest-autolab": __version__, "python": platform.python_version()}
-    for dist in ("pytest", "pytest-xdist", "pytest-timeout", "hypothesis", "numpy", "docker"):
-        with contextlib.suppress(md.PackageNotFoundError):
-            versions[dist] = md.version(dist)
-    config = settings.to_json()
-    config["agent_options"] = redact_options(settings.agent_options)
-    return {
-        "run_id": settings.run_id,
-        "settings": config,
-        "versions": versions,
-        "machine": {
-            "platform": platform.platform(),
-            "machine": platform.machine(),
-            "cpus": os.cpu_count(),
-            "hostname": platform.node(),
-        },
-        "argv": redact_argv(sys.argv),
-        # The one model machine that every simulated cycle count of the run is counted on.
-        "cache_model": MODEL_CACHE.to_json(),
-    }
 
 
 def _now() -> str:
@@ -446,10 +337,7 @@ class Lab:
 
     def _run_agent(self, task: Task) -> AgentRun:
         self.loops_run[task.run_name] = self.loops_run.get(task.run_name, 0) + 1
-        run_json = self.settings.run_dir / "run.json"
-        if not run_json.exists():
-            # Written up front so that an interrupted run can be found and resumed.
-            atomic_write_json(run_json, run_metadata(self.settings))
+        write_run_json(self.settings)  # up front: an interrupted run can be found and resumed
         folder = self.task_dir(task)
         log_dir = folder / "agent"
         log_dir.mkdir(parents=True, exist_ok=True)

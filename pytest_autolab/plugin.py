@@ -17,12 +17,9 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import datetime as dt
 import html
 import json
 import math
-import random
-import secrets
 import time
 from collections.abc import Callable, Generator, Iterator, Mapping
 from pathlib import Path
@@ -31,11 +28,12 @@ from typing import Any
 import pytest
 
 from .agents import AgentError, load_agent, resolve_agent
-from .lab import Lab, RunSettings, Submission, Verdict, run_metadata
+from .lab import Lab, Submission, Verdict
 from .progress import ProgressWatcher, open_terminal_writer
 from .report import format_table, summarize
 from .results import TaskResult, atomic_write_json, load_result
 from .sandboxes import SandboxError, SnapshotError, sweep_run
+from .settings import RunSettings, SettingsError, run_folder, run_seed, write_run_json
 from .tasks import Task, TaskFileError, attempt_name, find_task_dir, load_task
 from .validation import ValidationPlugin, collect_items
 
@@ -244,10 +242,6 @@ def _is_worker(config: pytest.Config) -> bool:
     return hasattr(config, "workerinput")
 
 
-def _new_run_id() -> str:
-    return f"{dt.datetime.now():%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
-
-
 def _preflight_agent(name: str, options: dict[str, str]) -> None:
     """Create the agent once and run its ``check()``, so that a setup error (a CLI that is
     not installed, no model named) fails the session in one line instead of every task."""
@@ -283,30 +277,15 @@ def _settings_from_options(config: pytest.Config, *, preflight: bool = False) ->
     if not (scale > 0 and math.isfinite(scale)):
         raise pytest.UsageError(f"--autolab-budget-scale {scale!r}: expected a positive number")
 
-    runs = config.rootpath / ".autolab" / "runs"
-    run_dir_opt = opt("autolab_run_dir")
     resume = opt("autolab_resume")
-    if run_dir_opt:
-        run_dir = Path(run_dir_opt).resolve()
-    elif resume:
-        earlier = sorted(p for p in runs.glob("*") if (p / "run.json").exists()) if runs.exists() else []
-        if not earlier:
-            raise pytest.UsageError(
-                f"--autolab-resume: no earlier run under {runs}; name one with --autolab-run-dir"
-            )
-        run_dir = earlier[-1]
-    else:
-        run_dir = runs / _new_run_id()
+    try:
+        run_dir = run_folder(
+            config.rootpath / ".autolab" / "runs", run_dir=opt("autolab_run_dir"), resume=resume
+        )
+    except SettingsError as exc:
+        raise pytest.UsageError(str(exc)) from None
     run_id = opt("autolab_run_id") or run_dir.name
-
-    seed = opt("autolab_seed")
-    if seed is None and resume:
-        try:
-            seed = json.loads((run_dir / "run.json").read_text())["settings"]["seed"]
-        except (OSError, ValueError, KeyError, TypeError):
-            seed = None
-    if seed is None:
-        seed = random.SystemRandom().randrange(2**31)
+    seed = run_seed(opt("autolab_seed"), resume=resume, run_dir=run_dir)
     return RunSettings(
         run_id=run_id,
         run_dir=run_dir,
@@ -657,9 +636,7 @@ class AutolabPlugin:
         summary["not_run"] = self.tasks_not_run()
         self._junit_properties(summary)
         run_dir = self.settings.run_dir
-        metadata = run_metadata(self.settings)
-        metadata["finished_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-        atomic_write_json(run_dir / "run.json", metadata)
+        write_run_json(self.settings, finished=True)
         atomic_write_json(run_dir / "summary.json", {"run_id": self.settings.run_id, **summary})
         extra = option(self.config, "autolab_results")
         if extra:
