@@ -565,42 +565,28 @@ class Lab:
         result = self.base_result(task, run)
         result.verify_time_s = round(verify_time_s, 3)
         result.failures = list(verdict.failures)
-        if verdict.harness_errors:
-            result.status = "error"
-            result.reason = f"the harness failed during verification, no verdict: {verdict.harness_errors[0]}"
-        elif verdict.failures:
-            # One failing test is enough for reward 0, whatever did not run.
-            result.status = "incorrect"
-            result.reason = f"{len(verdict.failures)} verifier test(s) failed: {verdict.failures[0]}"
-        elif verdict.missing:
-            total = len(verdict.missing)
-            names = ", ".join(m.rsplit("::", 1)[-1] for m in verdict.missing[:3]) + (
-                ", ..." if total > 3 else ""
+        found = scoring.score(
+            verdict.metric,
+            baseline=task.baseline,
+            reference=task.reference,
+            scale=task.scale,
+            direction=task.direction,
+            ref_reward=task.ref_reward,
+            min_improvement=task.min_improvement,
+            failures=verdict.failures,
+            harness_errors=verdict.harness_errors,
+            missing=verdict.missing,
+        )
+        result.status, result.reason = found.status, found.reason
+        if found.status == "scored":
+            result.correct, result.n, result.reward, result.speedup = (
+                True,
+                found.n,
+                found.reward,
+                found.speedup,
             )
-            result.status = "incomplete"
-            result.reason = (
-                f"not scored: {total} verifier test(s) did not run ({names}); a task is scored only "
-                "when its whole verifier runs (no -k, node ids, --lf, --deselect or -x)"
-            )
-        elif verdict.metric is None:
-            result.status = "no_metric"
-            result.reason = "the verifier passed but recorded no metric (record_metric was not called)"
-        else:
-            result.status = "scored"
-            result.correct = True
             result.metric = verdict.metric
             result.details = verdict.details
-            result.n = scoring.normalized_score(
-                verdict.metric, task.baseline, task.reference, scale=task.scale
-            )
-            gain = scoring.improvement(verdict.metric, task.baseline, direction=task.direction)
-            result.reward = scoring.reward(result.n, ref_reward=task.ref_reward)
-            if gain < task.min_improvement:
-                result.reward = 0.0
-                result.reason = (
-                    f"improvement {gain:.2%} is under the task's gate of {task.min_improvement:.2%}: reward 0"
-                )
-            result.speedup = scoring.speedup(verdict.metric, task.baseline, direction=task.direction)
         return result
 
     def failed_run_result(self, task: Task, run: AgentRun) -> TaskResult:

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .results import write_files
+from .scoring import beats
 
 if TYPE_CHECKING:
     from .evaluation import Evaluation
@@ -116,7 +117,7 @@ def best_entry(entries: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
     best: Mapping[str, Any] | None = None
     for entry in entries:
         n = _scored_n(entry)
-        if n is not None and (best is None or n > best["n"]):
+        if beats(n, None if best is None else best["n"]):
             best = entry
     return dict(best) if best is not None else None
 
@@ -162,7 +163,7 @@ def summarize_entries(
         elif n is None or n < level:
             setbacks += 1
             setback = True
-        if n is not None and (best_n is None or n > best_n):
+        if beats(n, best_n):
             best_n = n
         curve.append([float(entry["t_s"]), level])
 

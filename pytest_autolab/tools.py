@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from .evaluation import Evaluation
 from .sandboxes import Sandbox, SandboxError, SnapshotError
+from .scoring import beats
 
 if TYPE_CHECKING:
     from .ledger import Ledger
@@ -352,11 +353,7 @@ class LabTools:
         with self._lock:
             if self.ledger is not None:
                 self.ledger.record(evaluation, files, elapsed_s=self.budget.elapsed_s())
-            if (
-                evaluation.correct
-                and evaluation.n is not None
-                and (self.best is None or self.best.n is None or evaluation.n > self.best.n)
-            ):
+            if evaluation.correct and beats(evaluation.n, self.best.n if self.best else None):
                 self.best = evaluation
         return {**evaluation.for_agent(), "evaluations_left": self.budget.evaluations_left}
 
