@@ -1,12 +1,20 @@
 """The lab: runs each task's agent loop once and verifies what it leaves.
 
 One Lab lives per pytest process (per xdist worker). It owns the sandbox
-backend, the agent factory and the run directory, and caches one AgentRun per
-task, so the loop runs once however many verifier tests ask for it::
+backend, the agent factory, the run directory and one Verdict and AgentRun per
+task, so the loop runs once however many verifier tests ask for it. The
+verifier's ``submission`` fixture makes one call::
+
+    with lab.verification(task) as submission:   # resume, agent loop, FRESH sandbox
+        ...the verifier's tests fill lab.verdict(task)...
+    # closed, scored (scoring.score) and result.json written
+
+or gets ``NotVerified`` (resumed, the loop failed, no sandbox): the result is
+recorded already and the message says why. The parts, for tests and tools::
 
     lab.agent_run(task)        -> AgentRun   provision, agent loop, snapshot
-    lab.open_submission(...)   -> Submission a FRESH sandbox + the snapshot + a seed
-    lab.score(task, verdict)   -> TaskResult result.json written atomically
+    lab.open_submission(...)   -> Submission a FRESH sandbox + the files + a seed
+    lab.score(task, verdict)   -> TaskResult (lab.record writes it atomically)
 """
 
 from __future__ import annotations
@@ -19,7 +27,7 @@ import threading
 import time
 import traceback
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +46,7 @@ from .tools import Budget, BudgetExhausted, LabTools
 __all__ = [
     "AgentRun",
     "Lab",
+    "NotVerified",
     "RunSettings",
     "Submission",
     "Verdict",
@@ -136,6 +145,16 @@ class Verdict:
     reported: bool = False
 
 
+class NotVerified(Exception):
+    """There is nothing to verify: the task finished in a resumed run, its loop failed, or
+    the verification sandbox did not start. Its result is on the verdict (and on disk)."""
+
+    def __init__(self, message: str, *, error: bool) -> None:
+        super().__init__(message)
+        #: A failure of the harness (the test errs), not the agent's outcome (the test skips).
+        self.error = error
+
+
 class Submission:
     """The files under test, in a fresh sandbox: what a verifier module talks to."""
 
@@ -199,6 +218,8 @@ class Lab:
         self._backend: SandboxBackend | None = None
         self._agent: Agent | None = None
         self._runs: dict[str, AgentRun] = {}
+        #: What the verifier tests found, per task run (``task`` or ``task@k``).
+        self.verdicts: dict[str, Verdict] = {}
         self._lock = threading.Lock()
         #: Number of agent loops actually run, per task (tests check it is one).
         self.loops_run: dict[str, int] = {}
@@ -460,6 +481,86 @@ class Lab:
             sandbox.close()
 
     # -- evaluation and verification --------------------------------------------------------
+
+    def verdict(self, task: Task) -> Verdict:
+        """The verdict of a task run, filled by its verifier tests."""
+        if task.run_name not in self.verdicts:
+            self.verdicts[task.run_name] = Verdict(task)
+        return self.verdicts[task.run_name]
+
+    @contextlib.contextmanager
+    def verification(
+        self,
+        task: Task,
+        *,
+        missing: Callable[[], Sequence[str]] = tuple,
+        snapshot: Mapping[str, bytes] | None = None,
+        seed: int | None = None,
+    ) -> Iterator[Submission]:
+        """The whole verification of a task: its files in a FRESH sandbox while the verifier
+        runs, then the sandbox closed and the task scored and recorded.
+
+        In a benchmark run the files are what the agent loop left (run once per task, or
+        the task's result is kept from an earlier run by --autolab-resume) and the seed is
+        the hidden one. Given a ``snapshot`` (evaluate(), validation), those files are
+        verified with the public seed, or ``seed``, and nothing is recorded. ``missing``
+        names, at the end, the verifier tests that did not run. Raises NotVerified when
+        there is nothing to verify.
+        """
+        verdict = self.verdict(task)
+        run: AgentRun | None = None
+        if snapshot is None:
+            prior = self.finished_result(task)
+            if prior is not None:
+                verdict.result = prior
+                raise NotVerified(
+                    f"finished in an earlier run ({prior.status}, reward {prior.reward:.3f}): "
+                    "kept by --autolab-resume",
+                    error=False,
+                )
+            with self.harness_warnings():
+                run = self.agent_run(task)
+            if run.status != "ok":
+                verdict.result = self.failed_run_result(task, run)
+                self.record(verdict.result)
+                if run.status == "error":
+                    # The harness could not run the task: an error of the session, not a skip.
+                    raise NotVerified(f"not verified: harness error: {run.reason}", error=True)
+                raise NotVerified(f"not verified: {run.status}: {run.reason}", error=False)
+            files: Mapping[str, bytes] = run.files
+            hidden = True
+        else:
+            files = snapshot
+            hidden = seed is not None  # validation verifies a variant with the hidden seed
+        started = time.monotonic()
+        try:
+            with self.harness_warnings():
+                submission = self.open_submission(task, files, hidden=hidden, seed=seed)
+        except SandboxError as exc:
+            result = self.base_result(task, run)
+            result.reason = f"could not start the verification sandbox: {exc}"
+            verdict.result = result
+            if snapshot is None:
+                self.record(result)
+            raise NotVerified(result.reason, error=True) from exc
+        try:
+            yield submission
+        finally:
+            with self.harness_warnings():
+                submission.close()
+                verdict.missing = list(missing())
+                verdict.result = self.score(task, verdict, run, verify_time_s=time.monotonic() - started)
+                if snapshot is None:
+                    self.record(verdict.result)
+
+    def record_unscored(self, missing: Callable[[Task], Sequence[str]]) -> None:
+        """Score and record the verdicts no verification scored (its sandbox never opened, but
+        tests failed), so that their result is on disk at least."""
+        for verdict in self.verdicts.values():
+            if verdict.result is None and verdict.failures:
+                verdict.missing = list(missing(verdict.task))
+                verdict.result = self.score(verdict.task, verdict, None)
+                self.record(verdict.result)
 
     def evaluate(self, task: Task, files: Mapping[str, bytes], *, limit_s: float | None = None) -> Evaluation:
         """evaluate(): the verifier on public inputs, in a scratch sandbox of its own.

@@ -16,11 +16,12 @@ the JUnit XML as suite properties (xunit2 allows no properties on test cases).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
+import functools
 import html
 import json
 import math
-import time
 from collections.abc import Callable, Generator, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,7 @@ from typing import Any
 import pytest
 
 from .agents import AgentError, load_agent, resolve_agent
-from .lab import Lab, Submission, Verdict
+from .lab import Lab, NotVerified, Submission, Verdict
 from .progress import ProgressWatcher, open_terminal_writer
 from .report import format_table, summarize
 from .results import TaskResult, atomic_write_json, load_result
@@ -331,7 +332,6 @@ class AutolabPlugin:
             self.settings = _settings_from_options(config, preflight=self.active and not self.evaluate_dir)
         self._lab: Lab | None = None
         self.tasks: dict[Path, Task | TaskFileError] = {}
-        self.verdicts: dict[str, Verdict] = {}
         self.results: dict[str, TaskResult] = {}
         self.task_names_seen: set[str] = set()
         #: Tasks with a test in the session's final selection (the ones expected to finish).
@@ -360,10 +360,20 @@ class AutolabPlugin:
                 self.tasks[task_dir] = exc
         return self.tasks[task_dir]
 
-    def verdict_for(self, task: Task) -> Verdict:
-        if task.run_name not in self.verdicts:
-            self.verdicts[task.run_name] = Verdict(task)
-        return self.verdicts[task.run_name]
+    @property
+    def verdicts(self) -> dict[str, Verdict]:
+        return self._lab.verdicts if self._lab is not None else {}
+
+    def verification(self, task: Task) -> contextlib.AbstractContextManager[Submission]:
+        """The lab's verification of ``task``: of the agent's files, or of the snapshot that
+        evaluate() (or validation) hands this inner session."""
+        missing = functools.partial(self.missing_tests, task.name, task.attempt)
+        if self.evaluate_dir is None:
+            return self.lab.verification(task, missing=missing)
+        root = self.evaluate_dir
+        files = {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+        seed = self.config.getoption("autolab_evaluate_seed")
+        return self.lab.verification(task, missing=missing, snapshot=files, seed=seed)
 
     @property
     def attempts(self) -> int:
@@ -622,11 +632,8 @@ class AutolabPlugin:
         self._stop_progress()
         # Results a worker could not attach to a report (a module's last test errored after
         # scoring): make sure they are on disk at least.
-        for verdict in self.verdicts.values():
-            if verdict.result is None and verdict.failures and self._lab is not None:
-                verdict.missing = self.missing_tests(verdict.task.name, verdict.task.attempt)
-                verdict.result = self.lab.score(verdict.task, verdict, None)
-                self.lab.record(verdict.result)
+        if self._lab is not None:
+            self._lab.record_unscored(lambda task: self.missing_tests(task.name, task.attempt))
         if _is_worker(self.config):
             return
         self._collect_missing_results()
@@ -854,67 +861,23 @@ def autolab_task(request: pytest.FixtureRequest) -> Task:
 @pytest.fixture(scope="module")
 def autolab_verdict(request: pytest.FixtureRequest, autolab_task: Task) -> Verdict:
     """What this task's verifier tests have found so far."""
-    return _state(request.config).verdict_for(autolab_task)
+    return _state(request.config).lab.verdict(autolab_task)
 
 
 @pytest.fixture(scope="module")
-def submission(
-    request: pytest.FixtureRequest, autolab_task: Task, autolab_verdict: Verdict
-) -> Iterator[Submission]:
+def submission(request: pytest.FixtureRequest, autolab_task: Task) -> Iterator[Submission]:
     """The agent's files in a FRESH sandbox, with the seed of the inputs to use.
 
     In a benchmark run this runs the agent loop first (once per task) and uses a
     hidden seed; under evaluate() it uses the snapshot and the public seed.
     """
-    state = _state(request.config)
-    lab = state.lab
-    task, verdict = autolab_task, autolab_verdict
-    run = None
-    seed = None
-    if state.evaluate_dir is not None:
-        root = state.evaluate_dir
-        files = {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
-        # Validation verifies a variant here with the hidden seed it passes down.
-        seed = request.config.getoption("autolab_evaluate_seed")
-        hidden = seed is not None
-    else:
-        prior = lab.finished_result(task)
-        if prior is not None:
-            verdict.result = prior
-            pytest.skip(
-                f"finished in an earlier run ({prior.status}, reward {prior.reward:.3f}): kept by --autolab-resume"
-            )
-        with lab.harness_warnings():
-            run = lab.agent_run(task)
-        if run.status != "ok":
-            verdict.result = lab.failed_run_result(task, run)
-            lab.record(verdict.result)
-            if run.status == "error":
-                # The harness could not run the task: an error of the session, not a skip.
-                pytest.fail(f"not verified: harness error: {run.reason}", pytrace=False)
-            pytest.skip(f"not verified: {run.status}: {run.reason}")
-        files = run.files
-        hidden = True
-    started = time.monotonic()
     try:
-        with lab.harness_warnings():
-            sub = lab.open_submission(task, files, hidden=hidden, seed=seed)
-    except SandboxError as exc:
-        result = lab.base_result(task, run)
-        result.reason = f"could not start the verification sandbox: {exc}"
-        verdict.result = result
-        if state.evaluate_dir is None:
-            lab.record(result)
-        pytest.fail(result.reason, pytrace=False)
-    try:
-        yield sub
-    finally:
-        with lab.harness_warnings():
-            sub.close()
-            verdict.missing = state.missing_tests(task.name, task.attempt)
-            verdict.result = lab.score(task, verdict, run, verify_time_s=time.monotonic() - started)
-            if state.evaluate_dir is None:
-                lab.record(verdict.result)
+        with _state(request.config).verification(autolab_task) as sub:
+            yield sub
+    except NotVerified as exc:
+        if exc.error:
+            pytest.fail(str(exc), pytrace=False)
+        pytest.skip(str(exc))
 
 
 @pytest.fixture
