@@ -158,12 +158,35 @@ class NotVerified(Exception):
 class Submission:
     """The files under test, in a fresh sandbox: what a verifier module talks to."""
 
-    def __init__(self, task: Task, sandbox: Sandbox, *, seed: int, hidden: bool) -> None:
+    def __init__(
+        self,
+        task: Task,
+        sandbox: Sandbox,
+        *,
+        seed: int,
+        hidden: bool,
+        opener: Callable[[Mapping[str, bytes]], Submission] | None = None,
+    ) -> None:
         self.task = task
         self.sandbox = sandbox
         #: Seed of the inputs: hidden in the final verification, public in evaluate().
         self.seed = seed
         self.hidden = hidden
+        self._opener = opener
+
+    def fresh(self, files: Mapping[str, bytes]) -> Submission:
+        """Another FRESH sandbox from the pristine environment with ``files`` put in, and the
+        same seed: for a step that must not see this submission's sandbox (a decoder that
+        must not reach the originals). Close it when done; ``with`` does."""
+        if self._opener is None:
+            raise RuntimeError("this submission was not opened by the lab: it cannot open another")
+        return self._opener(files)
+
+    def __enter__(self) -> Submission:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     def exec(self, command: str, *, timeout: float = 60.0, stdin: bytes | None = None) -> ExecResult:
         """Run ``bash -c command`` in the app dir."""
@@ -617,7 +640,14 @@ class Lab:
             raise
         if seed is None:
             seed = hidden_seed(self.settings.seed, task) if hidden else task.public_seed
-        return Submission(task, sandbox, seed=seed, hidden=hidden)
+        chosen = seed
+        return Submission(
+            task,
+            sandbox,
+            seed=seed,
+            hidden=hidden,
+            opener=lambda more: self.open_submission(task, more, hidden=hidden, seed=chosen),
+        )
 
     # -- results ------------------------------------------------------------------------------
 

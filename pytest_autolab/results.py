@@ -24,10 +24,13 @@ from typing import Any
 
 __all__ = [
     "FINISHED",
+    "REPORT_ATTRIBUTE",
     "TaskResult",
     "atomic_write_json",
     "atomic_write_text",
+    "attach_result",
     "load_result",
+    "result_of_report",
     "write_files",
 ]
 
@@ -111,6 +114,23 @@ class TaskResult:
     def from_json(cls, data: Mapping[str, Any]) -> TaskResult:
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in names})
+
+
+#: The attribute of a test report that carries a task's result (result.json's dict). xdist
+#: sends a report's ``__dict__`` to the controller and ``TestReport(**extra)`` keeps it.
+REPORT_ATTRIBUTE = "autolab_result"
+
+
+def attach_result(report: Any, result: TaskResult) -> None:
+    """Put a task's result on a test report (one report per task)."""
+    # Plain builtins only: xdist's execnet serialiser refuses anything else.
+    setattr(report, REPORT_ATTRIBUTE, result.to_json())
+
+
+def result_of_report(report: Any) -> TaskResult | None:
+    """The task result a test report carries, or None."""
+    data = getattr(report, REPORT_ATTRIBUTE, None)
+    return TaskResult.from_json(data) if isinstance(data, dict) else None
 
 
 def _finite(value: Any) -> Any:

@@ -137,3 +137,16 @@ def test_a_snapshot_is_verified_with_the_public_seed_and_not_recorded(tmp_path: 
     assert result.metric == 20.0
     assert lab.loops_run == {}
     assert not (lab.settings.run_dir / task.run_name / "result.json").exists()
+
+
+def test_a_fresh_sandbox_holds_only_the_files_given_and_the_same_seed(tmp_path: Path, task: Task) -> None:
+    lab = new_lab(tmp_path)
+    with lab.verification(task) as submission:
+        submission.write_file("scratch.txt", "left by the verifier")
+        with submission.fresh({"packed.bin": b"\x00\x01"}) as other:
+            assert other.seed == submission.seed
+            assert other.hidden
+            assert other.read_file("packed.bin") == b"\x00\x01"
+            assert not other.exec("test -e scratch.txt").ok
+            assert other.read_file("value.txt") == b"100\n"  # the pristine environment
+        lab.verdict(task).metric = 10.0
