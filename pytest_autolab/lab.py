@@ -544,7 +544,7 @@ class Lab:
             with self.harness_warnings():
                 run = self.agent_run(task)
             if run.status != "ok":
-                verdict.result = self.failed_run_result(task, run)
+                verdict.result = self.unverified_result(task, run, run.status, run.reason)
                 self.record(verdict.result)
                 if run.status == "error":
                     # The harness could not run the task: an error of the session, not a skip.
@@ -560,8 +560,9 @@ class Lab:
             with self.harness_warnings():
                 submission = self.open_submission(task, files, hidden=hidden, seed=seed)
         except SandboxError as exc:
-            result = self.base_result(task, run)
-            result.reason = f"could not start the verification sandbox: {exc}"
+            result = self.unverified_result(
+                task, run, "error", f"could not start the verification sandbox: {exc}"
+            )
             verdict.result = result
             if snapshot is None:
                 self.record(result)
@@ -720,10 +721,11 @@ class Lab:
             result.details = verdict.details
         return result
 
-    def failed_run_result(self, task: Task, run: AgentRun) -> TaskResult:
+    def unverified_result(self, task: Task, run: AgentRun | None, status: str, reason: str) -> TaskResult:
+        """The result of a task that was not verified: its loop failed, or no sandbox started."""
         result = self.base_result(task, run)
-        result.status = run.status
-        result.reason = printable(run.reason)
+        result.status = status
+        result.reason = printable(reason)
         return result
 
     def record(self, result: TaskResult) -> None:

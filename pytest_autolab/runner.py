@@ -299,12 +299,12 @@ class EvaluateRunner(TaskRunner):
         if out:
             verdicts: Sequence[Verdict] = list(self._lab.verdicts.values()) if self._lab is not None else []
             if not verdicts:
-                result = {"task": "?", "axis": "-", "status": "error", "agent": "evaluate",
-                          "reason": "the verifier module ran no test that uses the submission fixture"}  # fmt: skip
+                result = TaskResult(task="?", axis="-", status="error", agent="evaluate",
+                                    reason="the verifier module ran no test that uses the submission fixture")  # fmt: skip
             else:
                 verdict = verdicts[0]
-                result = (verdict.result or self.lab.score(verdict.task, verdict, None)).to_json()
-            atomic_write_json(Path(out), result)
+                result = verdict.result or self.lab.score(verdict.task, verdict, None)
+            atomic_write_json(Path(out), result.to_json())
         return (yield)
 
 
