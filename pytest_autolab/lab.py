@@ -36,8 +36,27 @@ from .agents import Agent, AgentContext, AgentError, AgentOutcome, load_agent
 from .evaluation import Evaluation, run_verifier
 from .ledger import Ledger, hidden_curve, improvement_entries, snapshot_hash
 from .measure import Counts, callgrind
-from .results import FINISHED, TaskResult, atomic_write_json, atomic_write_text, load_result, write_files
-from .sandboxes import ExecResult, Sandbox, SandboxBackend, SandboxError, SnapshotError, get_backend
+from .results import (
+    FINISHED,
+    HiddenLoop,
+    ReverifiedSnapshot,
+    TaskResult,
+    atomic_write_json,
+    atomic_write_text,
+    load_result,
+    write_files,
+)
+from .sandboxes import (
+    LABEL_ROLE,
+    LABEL_RUN,
+    LABEL_TASK,
+    ExecResult,
+    Sandbox,
+    SandboxBackend,
+    SandboxError,
+    SnapshotError,
+    get_backend,
+)
 from .settings import RunSettings, hidden_seed, write_run_json
 from .tasks import Task
 from .timing import DEFAULT_CONFIDENCE, DEFAULT_ROUNDS, DEFAULT_WARMUP, Check, Clock, Command, Timing, timed
@@ -120,7 +139,7 @@ class AgentRun:
     #: Hash of the editable files the agent left (what --autolab-submit=final scores).
     final_snapshot: str = ""
     #: The loop's figures with its improvements re-verified on the hidden seed.
-    hidden_loop: dict[str, Any] = dataclasses.field(default_factory=dict)
+    hidden_loop: HiddenLoop = dataclasses.field(default_factory=lambda: HiddenLoop())
 
 
 @dataclasses.dataclass
@@ -259,7 +278,7 @@ class Lab:
                 hide=self.hidden_folders(),
             )
             self._note_backend()
-            orphans = getattr(self._backend, "orphans_removed", 0)
+            orphans = self._backend.orphans_removed
             if orphans:
                 self.notes.append(
                     f"removed {orphans} Docker container(s) left by an earlier harness that died "
@@ -274,7 +293,7 @@ class Lab:
         return self._agent
 
     def _note_backend(self) -> None:
-        note = getattr(self._backend, "note", None)
+        note = getattr(self._backend, "note", None)  # optional (SandboxBackend)
         if isinstance(note, str) and note not in self.notes:
             self.notes.append(note)
 
@@ -288,7 +307,7 @@ class Lab:
         return [run_dir.parent if run_dir.parent.name == "runs" else run_dir]
 
     def labels(self, task: Task, role: str) -> dict[str, str]:
-        return {"autolab.run": self.settings.run_id, "autolab.task": task.name, "autolab.role": role}
+        return {LABEL_RUN: self.settings.run_id, LABEL_TASK: task.name, LABEL_ROLE: role}
 
     def budget(self, task: Task) -> Budget:
         scale = self.settings.budget_scale
@@ -345,16 +364,16 @@ class Lab:
                 self._runs[task.run_name] = run
             return self._runs[task.run_name]
 
-    def reverify_improvements(self, task: Task, ledger: Ledger, budget_s: float) -> dict[str, Any]:
+    def reverify_improvements(self, task: Task, ledger: Ledger, budget_s: float) -> HiddenLoop:
         """Verify the snapshots where the loop's best-so-far curve rose again, on the hidden
         seed: evaluate() uses the public one, so a hard-coded public answer would inflate
         best n and the anytime score (issue 7). Few snapshots: only the improvements."""
         points = improvement_entries(ledger.entries)
         if not points:
-            return {}
+            return HiddenLoop()
         started = time.monotonic()
         seed = hidden_seed(self.settings.seed, task)
-        checked: dict[str, dict[str, Any]] = {}
+        checked: dict[str, ReverifiedSnapshot] = {}
         for point in points[-MAX_REVERIFIED:]:
             digest = point["snapshot"]
             if digest in checked:
@@ -365,13 +384,13 @@ class Lab:
                 task, ledger.snapshot_files(digest), scratch=scratch, sandbox=self.backend.name,
                 run_id=self.settings.run_id, run_dir=self.settings.run_dir, seed=seed,
             )  # fmt: skip
-            checked[digest] = {
-                "snapshot": digest,
-                "t_s": point["t_s"],
-                "n_public": point["n"],
-                "status": evaluation.status,
-                "n": evaluation.n if evaluation.correct else None,
-            }
+            checked[digest] = ReverifiedSnapshot(
+                snapshot=digest,
+                t_s=point["t_s"],
+                n_public=point["n"],
+                status=evaluation.status,
+                n=evaluation.n if evaluation.correct else None,
+            )
         figures = hidden_curve(points, {d: c["n"] for d, c in checked.items()}, budget_s)
         figures["verified"] = len(checked)
         figures["improvements"] = len(points)
@@ -736,9 +755,8 @@ class Lab:
     def close(self) -> None:
         """Release the backend's resources (a Docker client's connections)."""
         backend, self._backend = self._backend, None
-        close = getattr(backend, "close", None)
-        if callable(close):
-            close()
+        if backend is not None:
+            backend.close()
 
     def task_dir_named(self, name: str) -> Path:
         return self.settings.run_dir / name

@@ -20,11 +20,14 @@ import os
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 __all__ = [
     "FINISHED",
     "REPORT_ATTRIBUTE",
+    "HiddenLoop",
+    "LoopStats",
+    "ReverifiedSnapshot",
     "TaskResult",
     "atomic_write_json",
     "atomic_write_text",
@@ -36,6 +39,54 @@ __all__ = [
 
 #: Statuses that end a task for good: a resumed run keeps them.
 FINISHED = frozenset({"scored", "incorrect", "no_metric", "agent_error", "agent_timeout", "rejected"})
+
+
+class ReverifiedSnapshot(TypedDict):
+    """One improvement of the loop, verified again on the hidden seed."""
+
+    snapshot: str
+    t_s: float
+    #: n on the public seed (what evaluate() told the agent).
+    n_public: float
+    status: str
+    #: n on the hidden seed; None when incorrect there.
+    n: float | None
+
+
+class HiddenLoop(TypedDict, total=False):
+    """The loop's figures with its improvements re-verified on the hidden seed (``hidden_curve``)."""
+
+    best_n: float | None
+    anytime: float
+    #: Snapshots verified again, and improvements the loop made (the latest ones are verified).
+    verified: int
+    improvements: int
+    snapshots: list[ReverifiedSnapshot]
+    time_s: float
+
+
+class LoopStats(TypedDict, total=False):
+    """result.json's ``loop``: what the ledger says about the agent's loop (``summarize_entries``),
+    which files were submitted, and the same figures on the hidden seed."""
+
+    evaluations: int
+    correct: int
+    improvements: int
+    setbacks: int
+    recoveries: int
+    best_n: float | None
+    best_snapshot: str | None
+    time_to_best_s: float | None
+    #: The area under the best-so-far curve over the budget, per unit of time.
+    anytime: float
+    final_snapshot: str | None
+    final_n: float | None
+    #: ``[t_s, best n so far]`` after each evaluation.
+    best_curve: list[list[float]]
+    #: final | best (--autolab-submit), and the hash of the files scored.
+    submitted: str
+    submitted_snapshot: str | None
+    hidden: HiddenLoop
 
 
 @dataclasses.dataclass
@@ -85,7 +136,7 @@ class TaskResult:
     #: evaluate() calls the agent made.
     evaluations: int = 0
     #: Loop statistics from the experiment ledger (improvements, recoveries, anytime score, ...).
-    loop: dict[str, Any] = dataclasses.field(default_factory=dict)
+    loop: LoopStats = dataclasses.field(default_factory=lambda: LoopStats())
     #: What the agent reported: turns, tokens, cost, final message.
     usage: dict[str, Any] = dataclasses.field(default_factory=dict)
     #: Files scored (relative paths).

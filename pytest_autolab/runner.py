@@ -29,7 +29,7 @@ import pytest
 
 from .lab import Lab, NotVerified, Submission, Verdict
 from .results import TaskResult, atomic_write_json, attach_result
-from .sandboxes import SandboxError, SnapshotError
+from .sandboxes import STARTUP_SLACK_S, SandboxError, SnapshotError
 from .settings import RunSettings
 from .tasks import Task, TaskFileError, attempt_name, find_task_dir, load_task
 from .validation import collect_items
@@ -40,8 +40,6 @@ __all__ = ["EvaluateRunner", "TaskFile", "TaskRunner", "TaskSchemaItem", "runner
 TASK_KEY = pytest.StashKey[str]()
 #: Set on the items that are verifier tests of a task (not its task.toml item).
 VERIFIER_TEST_KEY = pytest.StashKey[str]()
-#: Seconds added to the per-test timeout backstop for image builds and start-up.
-TIMEOUT_SLACK_S = 960.0
 
 
 def runner_of(config: pytest.Config) -> TaskRunner:
@@ -206,7 +204,7 @@ class TaskRunner:
                 backstop = (
                     task.agent_timeout_s * self.settings.budget_scale
                     + task.verifier_timeout_s
-                    + TIMEOUT_SLACK_S
+                    + STARTUP_SLACK_S
                 )
                 item.add_marker(pytest.mark.timeout(backstop, method="signal"))
 

@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .evaluation import Evaluation
-from .sandboxes import Sandbox, SandboxError, SnapshotError
+from .sandboxes import Sandbox, SandboxError, SnapshotError, head_and_tail
 from .scoring import beats
 
 if TYPE_CHECKING:
@@ -120,11 +120,10 @@ class Evaluator(Protocol):
 
 def trim(text: str, limit: int = OBSERVATION_LIMIT) -> str:
     """Keep the head and the tail of ``text`` within ``limit`` characters, saying what was cut."""
-    if len(text) <= limit:
+    head, tail, cut = head_and_tail(text, limit)
+    if not cut:
         return text
-    half = limit // 2
-    cut = len(text) - 2 * half
-    return f"{text[:half]}\n[... {cut} characters cut: narrow the command's output ...]\n{text[-half:]}"
+    return f"{head}\n[... {cut} characters cut: narrow the command's output ...]\n{tail}"
 
 
 def _spec(name: str, description: str, properties: dict[str, Any], required: list[str]) -> dict[str, Any]:

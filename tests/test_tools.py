@@ -424,3 +424,18 @@ def test_a_fork_server_killed_during_an_evaluation_falls_back_to_a_plain_child(
         killer.join()
     assert again.metric == 12.0, again
     server.broken = False
+
+
+def test_bash_output_and_exec_output_are_cut_alike() -> None:
+    from pytest_autolab.sandboxes import cap_output
+    from pytest_autolab.tools import trim
+
+    text = "".join(chr(ord("a") + i % 26) for i in range(1001))
+    trimmed = trim(text, 100)
+    capped, cut = cap_output(text.encode(), 100)
+    assert cut == 901
+    assert trimmed.startswith(text[:50] + "\n[... 901 characters cut")
+    assert capped.startswith(text[:50] + "\n[... 901 bytes cut")
+    assert trimmed.endswith("\n" + text[-50:])
+    assert capped.endswith("\n" + text[-50:])
+    assert trim("short", 100) == "short"

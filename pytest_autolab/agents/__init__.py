@@ -65,7 +65,11 @@ class AgentContext:
     task: Task
     #: The instruction, verbatim from instruction.md.
     instruction: str
-    #: The agent's sandbox (its app dir holds the starting program).
+    #: The agent's sandbox (its app dir holds the starting program), raw: unlike the tools, its
+    #: commands are not cut at the deadline, so an agent that uses it watches ``budget`` itself.
+    #: Kept on purpose (programmatic agents move files with it; the hostile-agent tests act
+    #: through it): it cannot stretch the budget, as the lab abandons an agent at its budget
+    #: plus grace and scores nothing then, and evaluations go through ``tools`` only.
     sandbox: Sandbox
     #: Time and evaluations; the tools enforce it.
     budget: Budget

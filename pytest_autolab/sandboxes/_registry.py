@@ -6,7 +6,7 @@ import importlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from ._base import SandboxBackend, SandboxUnavailable
+from ._base import LABEL_RUN, SandboxBackend, SandboxUnavailable
 
 __all__ = ["BACKENDS", "get_backend"]
 
@@ -73,11 +73,9 @@ def sweep_run(run_id: str) -> int:
         except SandboxUnavailable:
             continue
         try:
-            removed += backend.sweep({"autolab.run": run_id})
+            removed += backend.sweep({LABEL_RUN: run_id})
         except Exception:  # a sweep must never fail the session
             continue
         finally:
-            close = getattr(backend, "close", None)  # docker: its engine connection
-            if callable(close):
-                close()
+            backend.close()  # docker: its engine connection
     return removed

@@ -44,6 +44,12 @@ from typing import IO, TYPE_CHECKING, Any
 
 from ._base import (
     DEFAULT_OUTPUT_LIMIT,
+    LABEL_EXPIRES,
+    LABEL_OWNER,
+    LABEL_ROLE,
+    LABEL_RUN,
+    LABEL_TASK,
+    STARTUP_SLACK_S,
     ExecResult,
     OutputCap,
     SandboxError,
@@ -83,9 +89,6 @@ SANDBOX_ENV = {"HOME": "/root", "AUTOLAB_APP": APP_DIR}
 
 DEFAULT_LIMITS = SnapshotLimits()
 
-LABEL_RUN = "autolab.run"
-LABEL_EXPIRES = "autolab.expires"
-LABEL_OWNER = "autolab.owner"
 
 # Go's os.FileMode type bits, as the engine reports them in a path stat.
 _GO_MODE_TYPES = {
@@ -761,7 +764,7 @@ def default_lifetime_s(task: Task) -> float:
     explicit = os.environ.get("AUTOLAB_SANDBOX_LIFETIME_S")
     if explicit:
         return float(explicit)
-    return 2 * task.agent_timeout_s + task.verifier_timeout_s + 960
+    return 2 * task.agent_timeout_s + task.verifier_timeout_s + STARTUP_SLACK_S
 
 
 class DockerBackend:
@@ -862,8 +865,8 @@ class DockerBackend:
         lifetime = lifetime_s if lifetime_s is not None else default_lifetime_s(task)
         all_labels = {
             LABEL_RUN: self.run_id,
-            "autolab.task": task.name,
-            "autolab.role": role,
+            LABEL_TASK: task.name,
+            LABEL_ROLE: role,
             **(labels or {}),
             LABEL_EXPIRES: str(int(time.time() + lifetime)),
             LABEL_OWNER: owner_token(),

@@ -40,6 +40,7 @@ from typing import IO, TYPE_CHECKING
 
 from ._base import (
     DEFAULT_OUTPUT_LIMIT,
+    LABEL_RUN,
     ExecResult,
     OutputCap,
     SandboxError,
@@ -373,6 +374,7 @@ class LocalBackend:
 
     name = "local"
     isolates = False
+    orphans_removed = 0  # a local sandbox ends with the process that made it
 
     def __init__(self, run_id: str = "adhoc", *, hide: Sequence[Path] = ()) -> None:
         self.run_id = run_id
@@ -436,13 +438,16 @@ class LocalBackend:
         return LocalSandbox(root, task, hidden=self._hidden(task))
 
     def sweep(self, labels: Mapping[str, str] | None = None) -> int:
-        run_id = (labels or {}).get("autolab.run", self.run_id)
+        run_id = (labels or {}).get(LABEL_RUN, self.run_id)
         base = _sandbox_root(run_id)
         if not base.exists():
             return 0
         count = sum(1 for _ in base.iterdir())
         shutil.rmtree(base, ignore_errors=True)
         return count
+
+    def close(self) -> None:
+        """Nothing to release: the backend holds no connection."""
 
 
 #: Compilers the tasks build with, found wherever this machine has them (rustup puts cargo
