@@ -29,7 +29,7 @@ import traceback
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from . import scoring
 from .agents import Agent, AgentContext, AgentError, AgentOutcome, load_agent
@@ -66,6 +66,7 @@ __all__ = [
     "AgentRun",
     "Lab",
     "NotVerified",
+    "RecordMetric",
     "RunSettings",
     "Submission",
     "Verdict",
@@ -162,6 +163,12 @@ class Verdict:
     result: TaskResult | None = None
     #: The result was attached to a test report already.
     reported: bool = False
+
+
+class RecordMetric(Protocol):
+    """The ``record_metric`` fixture: records the task's metric once, with how it was measured."""
+
+    def __call__(self, value: float, details: Mapping[str, Any] | None = None) -> None: ...
 
 
 class NotVerified(Exception):

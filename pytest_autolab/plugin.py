@@ -20,14 +20,14 @@ from __future__ import annotations
 import argparse
 import json
 import math
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from .agents import AgentError, load_agent, resolve_agent
-from .lab import Submission, Verdict
+from .lab import RecordMetric, Submission, Verdict
 from .runner import EvaluateRunner, TaskRunner, runner_of, task_of_request, verify
 from .settings import RunSettings, SettingsError, run_folder, run_seed
 from .summary import HtmlReportHooks, RunSummary
@@ -342,7 +342,7 @@ def submission(request: pytest.FixtureRequest, autolab_task: Task) -> Iterator[S
 
 
 @pytest.fixture
-def record_metric(autolab_verdict: Verdict) -> Callable[..., None]:
+def record_metric(autolab_verdict: Verdict) -> RecordMetric:
     """Record the task's metric (once), and optionally how it was measured: a JSON-able
     ``details`` dict kept in result.json (a count's tool and cache model, a timed speedup's
     times and interval). Skips the test when the submission already failed."""

@@ -108,7 +108,7 @@ def test_claude_command_line_turns_off_every_builtin_tool(fake_bin: Path, tmp_pa
             "extra_args": "--effort high",
         },
     )
-    argv = agent.command(
+    argv = agent.command(  # type: ignore[attr-defined]  # a CLI agent's own method
         "PROMPT", server_url="http://127.0.0.1:1/mcp", home=tmp_path, workdir=tmp_path, ctx=context()
     )  # type: ignore[attr-defined]
     assert argv == [

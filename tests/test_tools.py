@@ -377,7 +377,7 @@ def test_evaluations_at_the_same_time_both_get_a_verdict(toy: Task, tmp_path: Pa
         thread.start()
     for thread in threads:
         thread.join()
-    assert sorted(r.metric for r in results.values()) == [20.0, 21.0]
+    assert sorted(float(r.metric or 0) for r in results.values()) == [20.0, 21.0]
 
 
 @pytest.mark.usefixtures("sweep_after")
