@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from . import scoring
-from .agents import Agent, AgentContext, AgentError, AgentOutcome, load_agent
+from .agents import Agent, AgentContext, AgentError, AgentOutcome, Cancellable, load_agent
 from .evaluation import Evaluation, run_verifier
 from .ledger import Ledger, hidden_curve, improvement_entries, snapshot_hash
 from .measure import Counts, callgrind
@@ -485,9 +485,8 @@ class Lab:
 
         try:
             if thread.is_alive():
-                cancel = getattr(agent, "cancel", None)
-                if callable(cancel):
-                    cancel()
+                if isinstance(agent, Cancellable):
+                    agent.cancel()
                 return done(
                     "agent_timeout",
                     {},

@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 
-from .agents import AgentError, load_agent, resolve_agent
+from .agents import AgentError, preflight_agent, resolve_agent
 from .lab import RecordMetric, Submission, Verdict
 from .runner import EvaluateRunner, TaskRunner, runner_of, task_of_request, verify
 from .settings import RunSettings, SettingsError, run_folder, run_seed
@@ -260,13 +260,8 @@ def _attempts(config: pytest.Config) -> int:
 
 
 def _preflight_agent(name: str, options: dict[str, str]) -> None:
-    """Create the agent once and run its ``check()``, so that a setup error (a CLI that is
-    not installed, no model named) fails the session in one line instead of every task."""
     try:
-        agent = load_agent(name, options)
-        check = getattr(agent, "check", None)
-        if callable(check):
-            check()
+        preflight_agent(name, options)
     except AgentError as exc:
         raise pytest.UsageError(f"--autolab-agent={name}: {exc}") from None
 

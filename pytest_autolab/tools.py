@@ -8,7 +8,7 @@ evaluations are spent, and no command or evaluation runs past the deadline.
 Programmatic agents call the methods; model-driven agents go through
 ``LabTools.call(name, arguments)``, which checks the arguments against
 ``TOOL_SPECS`` and returns the observation as text (the built-in ``llm`` agent
-directly, CLI agents through the MCP server in mcp_server.py)::
+directly, CLI agents through the MCP server in agents/mcp_server.py)::
 
     tools.call("bash", {"command": "python3 check.py"})
     -> "exit code 0 (0.4 s)\\n...output...\\n[time left: 1712 s of 1800 s; evaluations left: 97 of 100]"

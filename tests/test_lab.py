@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
 import pytest
 
-from pytest_autolab.agents import AgentContext, AgentOutcome
+from pytest_autolab.agents import AgentContext, AgentOutcome, Cancellable
 from pytest_autolab.lab import Lab, NotVerified
 from pytest_autolab.sandboxes import SandboxError
 from pytest_autolab.settings import RunSettings, hidden_seed
 from pytest_autolab.tasks import Task, load_task
 
-from .conftest import write_task
+from .conftest import toy_toml, write_task
 
 
 class CrashingAgent:
@@ -21,6 +22,20 @@ class CrashingAgent:
 
     def run(self, ctx: AgentContext) -> AgentOutcome:
         raise RuntimeError("the model went away")
+
+
+class HangingAgent:
+    """Ignores its budget until it is cancelled."""
+
+    name = "hanging"
+    cancelled = threading.Event()
+
+    def run(self, ctx: AgentContext) -> AgentOutcome:
+        type(self).cancelled.wait(60)
+        return AgentOutcome(message="told to stop")
+
+    def cancel(self) -> None:
+        type(self).cancelled.set()
 
 
 @pytest.fixture
@@ -150,3 +165,18 @@ def test_a_fresh_sandbox_holds_only_the_files_given_and_the_same_seed(tmp_path: 
             assert not other.exec("test -e scratch.txt").ok
             assert other.read_file("value.txt") == b"100\n"  # the pristine environment
         lab.verdict(task).metric = 10.0
+
+
+def test_an_agent_past_its_budget_and_grace_is_cancelled_and_abandoned(tmp_path: Path) -> None:
+    task = load_task(
+        write_task(
+            tmp_path, "toy", environment={"value.txt": "100\n"}, toml=toy_toml(**{"agent.timeout_sec": 1})
+        )
+    )
+    assert isinstance(HangingAgent(), Cancellable)
+    HangingAgent.cancelled.clear()
+    lab = new_lab(tmp_path, agent=f"{__name__}:HangingAgent")
+    with pytest.raises(NotVerified, match="agent_timeout") as caught, lab.verification(task):
+        pytest.fail("an abandoned agent leaves nothing to verify")
+    assert not caught.value.error
+    assert HangingAgent.cancelled.is_set()

@@ -57,15 +57,6 @@ def cli_prompt(ctx: AgentContext) -> str:
     return ctx.instruction.rstrip() + "\n" + PROMPT_FOOTER.format(briefing=ctx.tools.briefing())
 
 
-def parse_numeric_option(agent: str, name: str, value: Any, kind: type) -> Any:
-    if value is None or value == "":
-        return None
-    try:
-        return kind(value)
-    except (TypeError, ValueError):
-        raise AgentError(f"{agent} agent option {name}={value!r}: expected a {kind.__name__}") from None
-
-
 class StreamParser:
     """Reads a CLI's JSON events; subclasses fill ``usage`` and decide the outcome."""
 
@@ -160,7 +151,7 @@ class CLIAgent:
     # -- the run -----------------------------------------------------------------------------
 
     def run(self, ctx: AgentContext) -> AgentOutcome:
-        from ..mcp_server import LabServer
+        from .mcp_server import LabServer
 
         log_dir = Path(ctx.log_dir)
         log_dir.mkdir(parents=True, exist_ok=True)
