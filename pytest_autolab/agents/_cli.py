@@ -30,7 +30,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any
 
-from . import AgentContext, AgentError, AgentOutcome
+from ._protocol import AgentContext, AgentError, AgentOutcome
 
 __all__ = ["CLIAgent", "StreamParser", "cli_prompt"]
 

@@ -32,8 +32,8 @@ import shlex
 from pathlib import Path
 from typing import Any
 
-from . import AgentContext, AgentError, AgentOutcome
 from ._cli import CLIAgent, StreamParser, copy_tree
+from ._protocol import AgentContext, AgentError, AgentOutcome
 from ._registry import parse_numeric_option
 from .mcp_server import SERVER_NAME
 

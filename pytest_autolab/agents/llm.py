@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from ..tools import TOOL_SPECS, BudgetExhausted, LabTools, ToolCallError
-from . import AgentContext, AgentError, AgentOutcome
+from ._protocol import AgentContext, AgentError, AgentOutcome
 from ._registry import parse_numeric_option
 
 __all__ = ["SYSTEM_PROMPT", "LLMAgent"]
