@@ -2,20 +2,39 @@
 
 Each task gives an agent a working but unoptimised program, a budget and a
 target metric; the score is continuous, anchored on the task's baseline and a
-reference solution. The public API is re-exported here.
+reference solution. This is the public API, for the two kinds of author:
+
+A task's verifier module (docs/tasks.md) asks for fixtures and measures::
+
+    from pytest_autolab import RecordMetric, Submission, native
+
+    def test_count(submission: Submission, record_metric: RecordMetric) -> None:
+        record_metric(submission.callgrind("./main < input").instructions)
+
+An agent (docs/agents.md) implements ``Agent`` and works through ``ctx.tools``::
+
+    from pytest_autolab import AgentContext, AgentOutcome
+
+    class MyAgent:
+        name = "mine"
+
+        def run(self, ctx: AgentContext) -> AgentOutcome:
+            ctx.tools.evaluate()
+            return AgentOutcome(message="done")
+
+The harness's own parts (the lab, run settings, verdicts, evaluations) live in
+their modules and are not part of this API.
 """
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
 from . import native
+from ._version import __version__
 from .agents import Agent, AgentContext, AgentError, AgentOutcome, load_agent
-from .evaluation import Evaluation
-from .lab import Lab, RunSettings, Submission, Verdict
+from .lab import RecordMetric, Submission
 from .measure import CallgrindError, Counts, callgrind
 from .results import TaskResult
-from .sandboxes import ExecResult, Sandbox, SandboxBackend, SandboxError, get_backend
+from .sandboxes import ExecResult, Sandbox, SandboxError
 from .scoring import normalized_score, reward, speedup
 from .tasks import Task, TaskFileError, load_task
 from .timing import Timing, TimingError
@@ -30,13 +49,10 @@ __all__ = [
     "BudgetExhausted",
     "CallgrindError",
     "Counts",
-    "Evaluation",
     "ExecResult",
-    "Lab",
     "LabTools",
-    "RunSettings",
+    "RecordMetric",
     "Sandbox",
-    "SandboxBackend",
     "SandboxError",
     "Submission",
     "Task",
@@ -44,10 +60,8 @@ __all__ = [
     "TaskResult",
     "Timing",
     "TimingError",
-    "Verdict",
     "__version__",
     "callgrind",
-    "get_backend",
     "load_agent",
     "load_task",
     "native",

@@ -23,7 +23,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from .sandboxes import SandboxError
+from .sandboxes import LABEL_ROLE, LABEL_RUN, SandboxError
 
 __all__ = ["main"]
 
@@ -91,7 +91,7 @@ def image_status(args: argparse.Namespace) -> int:
             labels = info.get("Labels") or {}
             _say(
                 f"  {info['Names'][0].lstrip('/'):40} {info.get('State', '?'):8} "
-                f"run={labels.get('autolab.run', '?')} role={labels.get('autolab.role', '?')}"
+                f"run={labels.get(LABEL_RUN, '?')} role={labels.get(LABEL_ROLE, '?')}"
             )
     finally:
         backend.close()
@@ -99,7 +99,7 @@ def image_status(args: argparse.Namespace) -> int:
 
 
 def sweep(args: argparse.Namespace) -> int:
-    from .sandboxes.docker import LABEL_RUN, sweep_labelled, sweep_orphans
+    from .sandboxes.docker import sweep_labelled, sweep_orphans
 
     backend = _backend()
     try:

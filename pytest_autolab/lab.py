@@ -1,12 +1,20 @@
 """The lab: runs each task's agent loop once and verifies what it leaves.
 
 One Lab lives per pytest process (per xdist worker). It owns the sandbox
-backend, the agent factory and the run directory, and caches one AgentRun per
-task, so the loop runs once however many verifier tests ask for it::
+backend, the agent factory, the run directory and one Verdict and AgentRun per
+task, so the loop runs once however many verifier tests ask for it. The
+verifier's ``submission`` fixture makes one call::
+
+    with lab.verification(task) as submission:   # resume, agent loop, FRESH sandbox
+        ...the verifier's tests fill lab.verdict(task)...
+    # closed, scored (scoring.score) and result.json written
+
+or gets ``NotVerified`` (resumed, the loop failed, no sandbox): the result is
+recorded already and the message says why. The parts, for tests and tools::
 
     lab.agent_run(task)        -> AgentRun   provision, agent loop, snapshot
-    lab.open_submission(...)   -> Submission a FRESH sandbox + the snapshot + a seed
-    lab.score(task, verdict)   -> TaskResult result.json written atomically
+    lab.open_submission(...)   -> Submission a FRESH sandbox + the files + a seed
+    lab.score(task, verdict)   -> TaskResult (lab.record writes it atomically)
 """
 
 from __future__ import annotations
@@ -15,26 +23,42 @@ import contextlib
 import dataclasses
 import datetime as dt
 import gc
-import hashlib
-import os
-import platform
-import re
-import sys
 import threading
 import time
 import traceback
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from . import __version__, scoring
-from .agents import Agent, AgentContext, AgentError, AgentOutcome, load_agent
+from . import scoring
+from .agents import Agent, AgentContext, AgentError, AgentOutcome, Cancellable, load_agent
 from .evaluation import Evaluation, run_verifier
 from .ledger import Ledger, hidden_curve, improvement_entries, snapshot_hash
-from .measure import MODEL_CACHE, Counts, callgrind
-from .results import FINISHED, TaskResult, atomic_write_json, atomic_write_text, load_result, write_files
-from .sandboxes import ExecResult, Sandbox, SandboxBackend, SandboxError, SnapshotError, get_backend
+from .measure import Counts, callgrind
+from .results import (
+    FINISHED,
+    HiddenLoop,
+    ReverifiedSnapshot,
+    TaskResult,
+    atomic_write_json,
+    atomic_write_text,
+    load_result,
+    write_files,
+)
+from .sandboxes import (
+    LABEL_ROLE,
+    LABEL_RUN,
+    LABEL_SESSION,
+    LABEL_TASK,
+    ExecResult,
+    Sandbox,
+    SandboxBackend,
+    SandboxError,
+    SnapshotError,
+    get_backend,
+)
+from .settings import RunSettings, hidden_seed, write_run_json
 from .tasks import Task
 from .timing import DEFAULT_CONFIDENCE, DEFAULT_ROUNDS, DEFAULT_WARMUP, Check, Clock, Command, Timing, timed
 from .tools import Budget, BudgetExhausted, LabTools
@@ -42,14 +66,13 @@ from .tools import Budget, BudgetExhausted, LabTools
 __all__ = [
     "AgentRun",
     "Lab",
+    "NotVerified",
+    "RecordMetric",
     "RunSettings",
     "Submission",
     "Verdict",
-    "hidden_seed",
     "json_safe",
     "printable",
-    "redact_argv",
-    "redact_options",
 ]
 
 #: Seconds a sandbox outlives the work it was started for (start-up, snapshot, teardown).
@@ -61,79 +84,6 @@ MAX_REVERIFIED = 10
 def hang_grace_s(budget_s: float) -> float:
     """Seconds an agent may run past its budget before it is abandoned as hung."""
     return min(30.0, 5.0 + 0.1 * budget_s)
-
-
-@dataclasses.dataclass(frozen=True)
-class RunSettings:
-    """The run's configuration, the same on the controller and every worker."""
-
-    #: Identifies the run (folder name, sandbox labels).
-    run_id: str
-    #: The run directory.
-    run_dir: Path
-    #: Agent name or module:Class.
-    agent: str = "nop"
-    #: Options for the agent's constructor.
-    agent_options: Mapping[str, str] = dataclasses.field(default_factory=dict)
-    #: auto | local | docker.
-    sandbox: str = "auto"
-    #: Multiplies every task's time budget and evaluations.
-    budget_scale: float = 1.0
-    #: Seed the hidden seeds derive from.
-    seed: int = 0
-    #: Keep finished tasks of an earlier run in run_dir.
-    resume: bool = False
-    #: final | best: which files are scored.
-    submit: str = "final"
-    #: Unique to this pytest session (its workers and evaluate() children included): keeps
-    #: its sandboxes apart from another live session of the same run id (issue 14).
-    session: str = ""
-    #: What the agent said of itself at the preflight: a CLI's path, origin and version.
-    agent_details: Mapping[str, Any] = dataclasses.field(default_factory=dict)
-
-    def to_json(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)
-        data["run_dir"] = str(self.run_dir)
-        data["agent_options"] = dict(self.agent_options)
-        data["agent_details"] = dict(self.agent_details)
-        return data
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> RunSettings:
-        return cls(**{**data, "run_dir": Path(data["run_dir"])})
-
-
-#: Option names whose values are credentials: never written anywhere (issue 7).
-SECRET_NAME = re.compile(r"key|token|secret|passw|pwd|credential|auth|cookie|private", re.IGNORECASE)
-REDACTED = "<redacted>"
-
-
-def redact_options(options: Mapping[str, str]) -> dict[str, str]:
-    """Agent options with the values of credential-like keys (api_key, token, ...) replaced."""
-    return {key: REDACTED if SECRET_NAME.search(key) else value for key, value in options.items()}
-
-
-def redact_argv(argv: Sequence[str]) -> list[str]:
-    """A command line with the values of credential-like ``--autolab-agent-option`` keys replaced."""
-    out: list[str] = []
-    after_option = False
-    for arg in argv:
-        prefix = ""
-        value = arg
-        if after_option:
-            after_option = False
-        elif arg.startswith("--autolab-agent-option="):
-            prefix, value = "--autolab-agent-option=", arg[len("--autolab-agent-option=") :]
-        elif arg == "--autolab-agent-option":
-            after_option = True
-            out.append(arg)
-            continue
-        else:
-            out.append(arg)
-            continue
-        key, sep, _ = value.partition("=")
-        out.append(f"{prefix}{key}={REDACTED}" if sep and SECRET_NAME.search(key) else arg)
-    return out
 
 
 def printable(text: str) -> str:
@@ -169,44 +119,6 @@ def _describe_exception(exc: BaseException) -> str:
     return printable(f"{type(exc).__name__}: {message}")
 
 
-def hidden_seed(run_seed: int, task: Task) -> int:
-    """The seed of a task's hidden inputs: derived from the run's seed, never the public one."""
-    # Each attempt (--autolab-attempts) has a seed stream of its own.
-    key = f"{run_seed}:{task.name}" + (f":{task.attempt}" if task.attempt else "")
-    digest = hashlib.sha256(key.encode()).digest()
-    seed = int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
-    return seed + 1 if seed == task.public_seed else seed
-
-
-def run_metadata(settings: RunSettings) -> dict[str, Any]:
-    """run.json: the configuration, versions and machine of a run."""
-    import importlib.metadata as md
-
-    versions = {"pytest-autolab": __version__, "python": platform.python_version()}
-    for dist in ("pytest", "pytest-xdist", "pytest-timeout", "hypothesis", "numpy", "docker"):
-        with contextlib.suppress(md.PackageNotFoundError):
-            versions[dist] = md.version(dist)
-    config = settings.to_json()
-    config["agent_options"] = redact_options(settings.agent_options)
-    agent = config.pop("agent_details")
-    return {
-        "run_id": settings.run_id,
-        "settings": config,
-        # The agent as it described itself (a CLI agent: which binary, found where, what version).
-        "agent": {"name": settings.agent, **agent},
-        "versions": versions,
-        "machine": {
-            "platform": platform.platform(),
-            "machine": platform.machine(),
-            "cpus": os.cpu_count(),
-            "hostname": platform.node(),
-        },
-        "argv": redact_argv(sys.argv),
-        # The one model machine that every simulated cycle count of the run is counted on.
-        "cache_model": MODEL_CACHE.to_json(),
-    }
-
-
 def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
@@ -229,7 +141,7 @@ class AgentRun:
     #: Hash of the editable files the agent left (what --autolab-submit=final scores).
     final_snapshot: str = ""
     #: The loop's figures with its improvements re-verified on the hidden seed.
-    hidden_loop: dict[str, Any] = dataclasses.field(default_factory=dict)
+    hidden_loop: HiddenLoop = dataclasses.field(default_factory=lambda: HiddenLoop())
 
 
 @dataclasses.dataclass
@@ -254,15 +166,54 @@ class Verdict:
     reported: bool = False
 
 
+class RecordMetric(Protocol):
+    """The ``record_metric`` fixture: records the task's metric once, with how it was measured."""
+
+    def __call__(self, value: float, details: Mapping[str, Any] | None = None) -> None: ...
+
+
+class NotVerified(Exception):
+    """There is nothing to verify: the task finished in a resumed run, its loop failed, or
+    the verification sandbox did not start. Its result is on the verdict (and on disk)."""
+
+    def __init__(self, message: str, *, error: bool) -> None:
+        super().__init__(message)
+        #: A failure of the harness (the test errs), not the agent's outcome (the test skips).
+        self.error = error
+
+
 class Submission:
     """The files under test, in a fresh sandbox: what a verifier module talks to."""
 
-    def __init__(self, task: Task, sandbox: Sandbox, *, seed: int, hidden: bool) -> None:
+    def __init__(
+        self,
+        task: Task,
+        sandbox: Sandbox,
+        *,
+        seed: int,
+        hidden: bool,
+        opener: Callable[[Mapping[str, bytes]], Submission] | None = None,
+    ) -> None:
         self.task = task
         self.sandbox = sandbox
         #: Seed of the inputs: hidden in the final verification, public in evaluate().
         self.seed = seed
         self.hidden = hidden
+        self._opener = opener
+
+    def fresh(self, files: Mapping[str, bytes]) -> Submission:
+        """Another FRESH sandbox from the pristine environment with ``files`` put in, and the
+        same seed: for a step that must not see this submission's sandbox (a decoder that
+        must not reach the originals). Close it when done; ``with`` does."""
+        if self._opener is None:
+            raise RuntimeError("this submission was not opened by the lab: it cannot open another")
+        return self._opener(files)
+
+    def __enter__(self) -> Submission:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     def exec(self, command: str, *, timeout: float = 60.0, stdin: bytes | None = None) -> ExecResult:
         """Run ``bash -c command`` in the app dir."""
@@ -317,6 +268,8 @@ class Lab:
         self._backend: SandboxBackend | None = None
         self._agent: Agent | None = None
         self._runs: dict[str, AgentRun] = {}
+        #: What the verifier tests found, per task run (``task`` or ``task@k``).
+        self.verdicts: dict[str, Verdict] = {}
         self._lock = threading.Lock()
         #: Number of agent loops actually run, per task (tests check it is one).
         self.loops_run: dict[str, int] = {}
@@ -334,7 +287,7 @@ class Lab:
                 hide=self.hidden_folders(),
             )
             self._note_backend()
-            orphans = getattr(self._backend, "orphans_removed", 0)
+            orphans = self._backend.orphans_removed
             if orphans:
                 self.notes.append(
                     f"removed {orphans} Docker container(s) left by an earlier harness that died "
@@ -349,7 +302,7 @@ class Lab:
         return self._agent
 
     def _note_backend(self) -> None:
-        note = getattr(self._backend, "note", None)
+        note = getattr(self._backend, "note", None)  # optional (SandboxBackend)
         if isinstance(note, str) and note not in self.notes:
             self.notes.append(note)
 
@@ -363,8 +316,8 @@ class Lab:
         return [run_dir.parent if run_dir.parent.name == "runs" else run_dir]
 
     def labels(self, task: Task, role: str) -> dict[str, str]:
-        labels = {"autolab.run": self.settings.run_id, "autolab.task": task.name, "autolab.role": role}
-        return {**labels, **({"autolab.session": self.settings.session} if self.settings.session else {})}
+        labels = {LABEL_RUN: self.settings.run_id, LABEL_TASK: task.name, LABEL_ROLE: role}
+        return {**labels, **({LABEL_SESSION: self.settings.session} if self.settings.session else {})}
 
     def budget(self, task: Task) -> Budget:
         scale = self.settings.budget_scale
@@ -421,16 +374,16 @@ class Lab:
                 self._runs[task.run_name] = run
             return self._runs[task.run_name]
 
-    def reverify_improvements(self, task: Task, ledger: Ledger, budget_s: float) -> dict[str, Any]:
+    def reverify_improvements(self, task: Task, ledger: Ledger, budget_s: float) -> HiddenLoop:
         """Verify the snapshots where the loop's best-so-far curve rose again, on the hidden
         seed: evaluate() uses the public one, so a hard-coded public answer would inflate
         best n and the anytime score (issue 7). Few snapshots: only the improvements."""
         points = improvement_entries(ledger.entries)
         if not points:
-            return {}
+            return HiddenLoop()
         started = time.monotonic()
         seed = hidden_seed(self.settings.seed, task)
-        checked: dict[str, dict[str, Any]] = {}
+        checked: dict[str, ReverifiedSnapshot] = {}
         for point in points[-MAX_REVERIFIED:]:
             digest = point["snapshot"]
             if digest in checked:
@@ -442,13 +395,13 @@ class Lab:
                 run_id=self.settings.run_id, session=self.settings.session, run_dir=self.settings.run_dir,
                 seed=seed,
             )  # fmt: skip
-            checked[digest] = {
-                "snapshot": digest,
-                "t_s": point["t_s"],
-                "n_public": point["n"],
-                "status": evaluation.status,
-                "n": evaluation.n if evaluation.correct else None,
-            }
+            checked[digest] = ReverifiedSnapshot(
+                snapshot=digest,
+                t_s=point["t_s"],
+                n_public=point["n"],
+                status=evaluation.status,
+                n=evaluation.n if evaluation.correct else None,
+            )
         figures = hidden_curve(points, {d: c["n"] for d, c in checked.items()}, budget_s)
         figures["verified"] = len(checked)
         figures["improvements"] = len(points)
@@ -458,10 +411,7 @@ class Lab:
 
     def _run_agent(self, task: Task) -> AgentRun:
         self.loops_run[task.run_name] = self.loops_run.get(task.run_name, 0) + 1
-        run_json = self.settings.run_dir / "run.json"
-        if not run_json.exists():
-            # Written up front so that an interrupted run can be found and resumed.
-            atomic_write_json(run_json, run_metadata(self.settings))
+        write_run_json(self.settings)  # up front: an interrupted run can be found and resumed
         folder = self.task_dir(task)
         log_dir = folder / "agent"
         log_dir.mkdir(parents=True, exist_ok=True)
@@ -539,9 +489,8 @@ class Lab:
 
         try:
             if thread.is_alive():
-                cancel = getattr(agent, "cancel", None)
-                if callable(cancel):
-                    cancel()
+                if isinstance(agent, Cancellable):
+                    agent.cancel()
                 return done(
                     "agent_timeout",
                     {},
@@ -584,6 +533,87 @@ class Lab:
             sandbox.close()
 
     # -- evaluation and verification --------------------------------------------------------
+
+    def verdict(self, task: Task) -> Verdict:
+        """The verdict of a task run, filled by its verifier tests."""
+        if task.run_name not in self.verdicts:
+            self.verdicts[task.run_name] = Verdict(task)
+        return self.verdicts[task.run_name]
+
+    @contextlib.contextmanager
+    def verification(
+        self,
+        task: Task,
+        *,
+        missing: Callable[[], Sequence[str]] = tuple,
+        snapshot: Mapping[str, bytes] | None = None,
+        seed: int | None = None,
+    ) -> Iterator[Submission]:
+        """The whole verification of a task: its files in a FRESH sandbox while the verifier
+        runs, then the sandbox closed and the task scored and recorded.
+
+        In a benchmark run the files are what the agent loop left (run once per task, or
+        the task's result is kept from an earlier run by --autolab-resume) and the seed is
+        the hidden one. Given a ``snapshot`` (evaluate(), validation), those files are
+        verified with the public seed, or ``seed``, and nothing is recorded. ``missing``
+        names, at the end, the verifier tests that did not run. Raises NotVerified when
+        there is nothing to verify.
+        """
+        verdict = self.verdict(task)
+        run: AgentRun | None = None
+        if snapshot is None:
+            prior = self.finished_result(task)
+            if prior is not None:
+                verdict.result = prior
+                raise NotVerified(
+                    f"finished in an earlier run ({prior.status}, reward {prior.reward:.3f}): "
+                    "kept by --autolab-resume",
+                    error=False,
+                )
+            with self.harness_warnings():
+                run = self.agent_run(task)
+            if run.status != "ok":
+                verdict.result = self.unverified_result(task, run, run.status, run.reason)
+                self.record(verdict.result)
+                if run.status == "error":
+                    # The harness could not run the task: an error of the session, not a skip.
+                    raise NotVerified(f"not verified: harness error: {run.reason}", error=True)
+                raise NotVerified(f"not verified: {run.status}: {run.reason}", error=False)
+            files: Mapping[str, bytes] = run.files
+            hidden = True
+        else:
+            files = snapshot
+            hidden = seed is not None  # validation verifies a variant with the hidden seed
+        started = time.monotonic()
+        try:
+            with self.harness_warnings():
+                submission = self.open_submission(task, files, hidden=hidden, seed=seed)
+        except SandboxError as exc:
+            result = self.unverified_result(
+                task, run, "error", f"could not start the verification sandbox: {exc}"
+            )
+            verdict.result = result
+            if snapshot is None:
+                self.record(result)
+            raise NotVerified(result.reason, error=True) from exc
+        try:
+            yield submission
+        finally:
+            with self.harness_warnings():
+                submission.close()
+                verdict.missing = list(missing())
+                verdict.result = self.score(task, verdict, run, verify_time_s=time.monotonic() - started)
+                if snapshot is None:
+                    self.record(verdict.result)
+
+    def record_unscored(self, missing: Callable[[Task], Sequence[str]]) -> None:
+        """Score and record the verdicts no verification scored (its sandbox never opened, but
+        tests failed), so that their result is on disk at least."""
+        for verdict in self.verdicts.values():
+            if verdict.result is None and verdict.failures:
+                verdict.missing = list(missing(verdict.task))
+                verdict.result = self.score(verdict.task, verdict, None)
+                self.record(verdict.result)
 
     def evaluate(self, task: Task, files: Mapping[str, bytes], *, limit_s: float | None = None) -> Evaluation:
         """evaluate(): the verifier on public inputs, in a scratch sandbox of its own.
@@ -641,7 +671,14 @@ class Lab:
             raise
         if seed is None:
             seed = hidden_seed(self.settings.seed, task) if hidden else task.public_seed
-        return Submission(task, sandbox, seed=seed, hidden=hidden)
+        chosen = seed
+        return Submission(
+            task,
+            sandbox,
+            seed=seed,
+            hidden=hidden,
+            opener=lambda more: self.open_submission(task, more, hidden=hidden, seed=chosen),
+        )
 
     # -- results ------------------------------------------------------------------------------
 
@@ -690,48 +727,35 @@ class Lab:
         result = self.base_result(task, run)
         result.verify_time_s = round(verify_time_s, 3)
         result.failures = list(verdict.failures)
-        if verdict.harness_errors:
-            result.status = "error"
-            result.reason = f"the harness failed during verification, no verdict: {verdict.harness_errors[0]}"
-        elif verdict.failures:
-            # One failing test is enough for reward 0, whatever did not run.
-            result.status = "incorrect"
-            result.reason = f"{len(verdict.failures)} verifier test(s) failed: {verdict.failures[0]}"
-        elif verdict.missing:
-            total = len(verdict.missing)
-            names = ", ".join(m.rsplit("::", 1)[-1] for m in verdict.missing[:3]) + (
-                ", ..." if total > 3 else ""
+        found = scoring.score(
+            verdict.metric,
+            baseline=task.baseline,
+            reference=task.reference,
+            scale=task.scale,
+            direction=task.direction,
+            ref_reward=task.ref_reward,
+            min_improvement=task.min_improvement,
+            failures=verdict.failures,
+            harness_errors=verdict.harness_errors,
+            missing=verdict.missing,
+        )
+        result.status, result.reason = found.status, found.reason
+        if found.status == "scored":
+            result.correct, result.n, result.reward, result.speedup = (
+                True,
+                found.n,
+                found.reward,
+                found.speedup,
             )
-            result.status = "incomplete"
-            result.reason = (
-                f"not scored: {total} verifier test(s) did not run ({names}); a task is scored only "
-                "when its whole verifier runs (no -k, node ids, --lf, --deselect or -x)"
-            )
-        elif verdict.metric is None:
-            result.status = "no_metric"
-            result.reason = "the verifier passed but recorded no metric (record_metric was not called)"
-        else:
-            result.status = "scored"
-            result.correct = True
             result.metric = verdict.metric
             result.details = verdict.details
-            result.n = scoring.normalized_score(
-                verdict.metric, task.baseline, task.reference, scale=task.scale
-            )
-            gain = scoring.improvement(verdict.metric, task.baseline, direction=task.direction)
-            result.reward = scoring.reward(result.n, ref_reward=task.ref_reward)
-            if gain < task.min_improvement:
-                result.reward = 0.0
-                result.reason = (
-                    f"improvement {gain:.2%} is under the task's gate of {task.min_improvement:.2%}: reward 0"
-                )
-            result.speedup = scoring.speedup(verdict.metric, task.baseline, direction=task.direction)
         return result
 
-    def failed_run_result(self, task: Task, run: AgentRun) -> TaskResult:
+    def unverified_result(self, task: Task, run: AgentRun | None, status: str, reason: str) -> TaskResult:
+        """The result of a task that was not verified: its loop failed, or no sandbox started."""
         result = self.base_result(task, run)
-        result.status = run.status
-        result.reason = printable(run.reason)
+        result.status = status
+        result.reason = printable(reason)
         return result
 
     def record(self, result: TaskResult) -> None:
@@ -742,9 +766,8 @@ class Lab:
     def close(self) -> None:
         """Release the backend's resources (a Docker client's connections)."""
         backend, self._backend = self._backend, None
-        close = getattr(backend, "close", None)
-        if callable(close):
-            close()
+        if backend is not None:
+            backend.close()
 
     def task_dir_named(self, name: str) -> Path:
         return self.settings.run_dir / name

@@ -24,7 +24,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .results import write_files
+from .results import HiddenLoop, LoopStats, write_files
+from .scoring import beats
 
 if TYPE_CHECKING:
     from .evaluation import Evaluation
@@ -99,7 +100,7 @@ class Ledger:
         with self._lock:
             return best_entry(self.entries)
 
-    def summarize(self, budget_s: float, *, final_snapshot: str | None = None) -> dict[str, Any]:
+    def summarize(self, budget_s: float, *, final_snapshot: str | None = None) -> LoopStats:
         """Loop statistics: see ``summarize_entries``."""
         with self._lock:
             return summarize_entries(list(self.entries), budget_s, final_snapshot=final_snapshot)
@@ -116,14 +117,14 @@ def best_entry(entries: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
     best: Mapping[str, Any] | None = None
     for entry in entries:
         n = _scored_n(entry)
-        if n is not None and (best is None or n > best["n"]):
+        if beats(n, None if best is None else best["n"]):
             best = entry
     return dict(best) if best is not None else None
 
 
 def summarize_entries(
     entries: Sequence[Mapping[str, Any]], budget_s: float, *, final_snapshot: str | None = None
-) -> dict[str, Any]:
+) -> LoopStats:
     """What the ledger says about the agent's loop.
 
     The starting program scores n = 0, so progress is measured from there:
@@ -162,7 +163,7 @@ def summarize_entries(
         elif n is None or n < level:
             setbacks += 1
             setback = True
-        if n is not None and (best_n is None or n > best_n):
+        if beats(n, best_n):
             best_n = n
         curve.append([float(entry["t_s"]), level])
 
@@ -208,7 +209,7 @@ def improvement_entries(entries: Sequence[Mapping[str, Any]]) -> list[dict[str, 
 
 def hidden_curve(
     points: Sequence[Mapping[str, Any]], hidden_n: Mapping[str, float | None], budget_s: float
-) -> dict[str, Any]:
+) -> HiddenLoop:
     """The loop's best-so-far figures with each improvement's n measured on the hidden seed.
 
     ``points`` are the improvements (``improvement_entries``), ``hidden_n`` their snapshot's n

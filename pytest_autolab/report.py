@@ -6,7 +6,7 @@ import dataclasses
 import json
 import math
 import statistics
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -136,7 +136,7 @@ def summarize(results: Iterable[TaskResult]) -> dict[str, Any]:
     }
 
 
-def _loop_summary(loop: dict[str, Any]) -> dict[str, Any]:
+def _loop_summary(loop: Mapping[str, Any]) -> dict[str, Any]:
     """The loop statistics of a summary row: without the curve and the per-snapshot detail."""
     out = {k: v for k, v in loop.items() if k != "best_curve"}
     if isinstance(out.get("hidden"), dict):

@@ -20,19 +20,73 @@ import os
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 __all__ = [
     "FINISHED",
+    "REPORT_ATTRIBUTE",
+    "HiddenLoop",
+    "LoopStats",
+    "ReverifiedSnapshot",
     "TaskResult",
     "atomic_write_json",
     "atomic_write_text",
+    "attach_result",
     "load_result",
+    "result_of_report",
     "write_files",
 ]
 
 #: Statuses that end a task for good: a resumed run keeps them.
 FINISHED = frozenset({"scored", "incorrect", "no_metric", "agent_error", "agent_timeout", "rejected"})
+
+
+class ReverifiedSnapshot(TypedDict):
+    """One improvement of the loop, verified again on the hidden seed."""
+
+    snapshot: str
+    t_s: float
+    #: n on the public seed (what evaluate() told the agent).
+    n_public: float
+    status: str
+    #: n on the hidden seed; None when incorrect there.
+    n: float | None
+
+
+class HiddenLoop(TypedDict, total=False):
+    """The loop's figures with its improvements re-verified on the hidden seed (``hidden_curve``)."""
+
+    best_n: float | None
+    anytime: float
+    #: Snapshots verified again, and improvements the loop made (the latest ones are verified).
+    verified: int
+    improvements: int
+    snapshots: list[ReverifiedSnapshot]
+    time_s: float
+
+
+class LoopStats(TypedDict, total=False):
+    """result.json's ``loop``: what the ledger says about the agent's loop (``summarize_entries``),
+    which files were submitted, and the same figures on the hidden seed."""
+
+    evaluations: int
+    correct: int
+    improvements: int
+    setbacks: int
+    recoveries: int
+    best_n: float | None
+    best_snapshot: str | None
+    time_to_best_s: float | None
+    #: The area under the best-so-far curve over the budget, per unit of time.
+    anytime: float
+    final_snapshot: str | None
+    final_n: float | None
+    #: ``[t_s, best n so far]`` after each evaluation.
+    best_curve: list[list[float]]
+    #: final | best (--autolab-submit), and the hash of the files scored.
+    submitted: str
+    submitted_snapshot: str | None
+    hidden: HiddenLoop
 
 
 @dataclasses.dataclass
@@ -82,7 +136,7 @@ class TaskResult:
     #: evaluate() calls the agent made.
     evaluations: int = 0
     #: Loop statistics from the experiment ledger (improvements, recoveries, anytime score, ...).
-    loop: dict[str, Any] = dataclasses.field(default_factory=dict)
+    loop: LoopStats = dataclasses.field(default_factory=lambda: LoopStats())
     #: What the agent reported: turns, tokens, cost, final message.
     usage: dict[str, Any] = dataclasses.field(default_factory=dict)
     #: Files scored (relative paths).
@@ -111,6 +165,23 @@ class TaskResult:
     def from_json(cls, data: Mapping[str, Any]) -> TaskResult:
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in names})
+
+
+#: The attribute of a test report that carries a task's result (result.json's dict). xdist
+#: sends a report's ``__dict__`` to the controller and ``TestReport(**extra)`` keeps it.
+REPORT_ATTRIBUTE = "autolab_result"
+
+
+def attach_result(report: Any, result: TaskResult) -> None:
+    """Put a task's result on a test report (one report per task)."""
+    # Plain builtins only: xdist's execnet serialiser refuses anything else.
+    setattr(report, REPORT_ATTRIBUTE, result.to_json())
+
+
+def result_of_report(report: Any) -> TaskResult | None:
+    """The task result a test report carries, or None."""
+    data = getattr(report, REPORT_ATTRIBUTE, None)
+    return TaskResult.from_json(data) if isinstance(data, dict) else None
 
 
 def _finite(value: Any) -> Any:

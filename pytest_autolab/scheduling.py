@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 from xdist.scheduler import LoadScopeScheduling
 
-from .tasks import find_task_dir
+from .tasks import NodeTasks
 
 __all__ = ["TaskScheduling"]
 
@@ -28,15 +28,10 @@ class TaskScheduling(LoadScopeScheduling):  # type: ignore[misc]
     def __init__(self, config: pytest.Config, log: object | None = None) -> None:
         super().__init__(config, log)  # type: ignore[arg-type]
         self._root = config.rootpath
-        self._scopes: dict[str, str] = {}
+        self._tasks = NodeTasks(config.rootpath)
 
     def _split_scope(self, nodeid: str) -> str:
-        file_part = nodeid.split("::", 1)[0]
-        if file_part not in self._scopes:
-            task_dir = find_task_dir((self._root / file_part).parent)
-            self._scopes[file_part] = (
-                str(task_dir.relative_to(self._root))
-                if task_dir and task_dir.is_relative_to(self._root)
-                else ""
-            )
-        return self._scopes[file_part] or nodeid
+        task_dir = self._tasks.folder(nodeid)
+        if task_dir is not None and task_dir.is_relative_to(self._root):
+            return str(task_dir.relative_to(self._root))
+        return nodeid

@@ -26,6 +26,7 @@ from typing import Any, Literal
 
 __all__ = [
     "AXES",
+    "NodeTasks",
     "Task",
     "TaskFileError",
     "attempt_name",
@@ -152,6 +153,29 @@ def find_task_dir(path: Path) -> Path | None:
         if (candidate / "task.toml").is_file():
             return candidate
     return None
+
+
+class NodeTasks:
+    """Which task folder a test's node id lies in, looked up once per file::
+
+    NodeTasks(root).folder("tasks/x/test_x.py::test_sorted")  -> Path("/root/tasks/x")
+    NodeTasks(root).folder("tests/test_scoring.py::test_zero")  -> None
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._folders: dict[str, Path | None] = {}
+
+    def folder(self, nodeid: str) -> Path | None:
+        file_part = nodeid.split("::", 1)[0]
+        if file_part not in self._folders:
+            self._folders[file_part] = find_task_dir((self.root / file_part).parent)
+        return self._folders[file_part]
+
+    def name(self, nodeid: str) -> str | None:
+        """The task's name (its folder's), or None outside a task."""
+        folder = self.folder(nodeid)
+        return folder.name if folder is not None else None
 
 
 def _verifier_path(task_dir: Path) -> Path:

@@ -8,7 +8,7 @@ evaluations are spent, and no command or evaluation runs past the deadline.
 Programmatic agents call the methods; model-driven agents go through
 ``LabTools.call(name, arguments)``, which checks the arguments against
 ``TOOL_SPECS`` and returns the observation as text (the built-in ``llm`` agent
-directly, CLI agents through the MCP server in mcp_server.py)::
+directly, CLI agents through the MCP server in agents/mcp_server.py)::
 
     tools.call("bash", {"command": "python3 check.py"})
     -> "exit code 0 (0.4 s)\\n...output...\\n[time left: 1712 s of 1800 s; evaluations left: 97 of 100]"
@@ -25,7 +25,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .evaluation import Evaluation
-from .sandboxes import Sandbox, SandboxError, SnapshotError
+from .sandboxes import Sandbox, SandboxError, SnapshotError, head_and_tail
+from .scoring import beats
 
 if TYPE_CHECKING:
     from .ledger import Ledger
@@ -119,11 +120,10 @@ class Evaluator(Protocol):
 
 def trim(text: str, limit: int = OBSERVATION_LIMIT) -> str:
     """Keep the head and the tail of ``text`` within ``limit`` characters, saying what was cut."""
-    if len(text) <= limit:
+    head, tail, cut = head_and_tail(text, limit)
+    if not cut:
         return text
-    half = limit // 2
-    cut = len(text) - 2 * half
-    return f"{text[:half]}\n[... {cut} characters cut: narrow the command's output ...]\n{text[-half:]}"
+    return f"{head}\n[... {cut} characters cut: narrow the command's output ...]\n{tail}"
 
 
 def _spec(name: str, description: str, properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
@@ -352,11 +352,7 @@ class LabTools:
         with self._lock:
             if self.ledger is not None:
                 self.ledger.record(evaluation, files, elapsed_s=self.budget.elapsed_s())
-            if (
-                evaluation.correct
-                and evaluation.n is not None
-                and (self.best is None or self.best.n is None or evaluation.n > self.best.n)
-            ):
+            if evaluation.correct and beats(evaluation.n, self.best.n if self.best else None):
                 self.best = evaluation
         return {**evaluation.for_agent(), "evaluations_left": self.budget.evaluations_left}
 

@@ -311,7 +311,7 @@ class ValidationPlugin:
     # -- running one variant ----------------------------------------------------------------
 
     def verify(self, item: VariantItem, files: Mapping[str, bytes], attempt: int) -> Evaluation:
-        from .lab import hidden_seed
+        from .settings import hidden_seed
 
         lab, task = self.state.lab, item.task
         folder = item.variant.label.replace("[", "-").rstrip("]") + f"-{attempt}"

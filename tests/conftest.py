@@ -182,6 +182,7 @@ def open_docker_backend(request: pytest.FixtureRequest, name: str) -> Any:
     from pytest_autolab.sandboxes.docker import DockerBackend
 
     capture = request.config.pluginmanager.get_plugin("capturemanager")
+    assert capture is not None
 
     def progress(message: str) -> None:
         with capture.global_and_fixture_disabled():

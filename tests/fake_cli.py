@@ -59,7 +59,7 @@ def call_tools(url: str, headers: dict[str, str], calls: list[tuple[str, dict[st
             assert names == ["bash", "read_file", "write_file", "evaluate", "status"], names
             for name, arguments in calls:
                 result = await client.call_tool(name, arguments)
-                texts.append(result.content[0].text)
+                texts.append(getattr(result.content[0], "text", ""))
         return texts
 
     return anyio.run(main)

@@ -25,7 +25,7 @@ def verifier() -> ModuleType:
 
 @pytest.fixture(scope="module")
 def files(verifier: ModuleType) -> dict[str, bytes]:
-    return verifier.corpus(5)
+    return dict(verifier.corpus(5))
 
 
 def test_corpus_has_the_declared_files_and_sizes(verifier: ModuleType, files: dict[str, bytes]) -> None:

@@ -26,10 +26,8 @@ SANDBOX = os.environ.get("AUTOLAB_CATALOGUE_SANDBOX", "auto")
 
 
 def _timed(task: str) -> bool:
-    return (
-        tomllib.loads((REPO / "tasks" / task / "task.toml").read_text())["optimization"]["metric"]
-        == "speedup"
-    )
+    metric: str = tomllib.loads((REPO / "tasks" / task / "task.toml").read_text())["optimization"]["metric"]
+    return metric == "speedup"
 
 
 #: Timed tasks measure a speedup against the baseline in interleaved rounds: minutes per variant

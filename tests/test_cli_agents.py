@@ -112,7 +112,7 @@ def test_claude_command_line_offers_no_builtin_tool(fake_bin: Path, tmp_path: Pa
             "extra_args": "--effort high",
         },
     )
-    argv = agent.command(
+    argv = agent.command(  # type: ignore[attr-defined]  # a CLI agent's own method
         "PROMPT", server_url="http://127.0.0.1:1/mcp", home=tmp_path, workdir=tmp_path, ctx=context()
     )  # type: ignore[attr-defined]
     assert argv == [
@@ -419,7 +419,7 @@ def test_find_cli_falls_back_to_the_binary_a_package_bundles(
         "path": shutil.which("sh"), "found": "PATH"}  # fmt: skip
 
 
-CODEX_TOOL_CALL = {"type": "item.completed", "item": {"id": "i1", "type": "mcp_tool_call", "server": "autolab",
+CODEX_TOOL_CALL: dict[str, Any] = {"type": "item.completed", "item": {"id": "i1", "type": "mcp_tool_call", "server": "autolab",
                                                        "tool": "evaluate", "arguments": {}, "status": "completed"}}  # fmt: skip
 
 

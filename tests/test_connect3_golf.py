@@ -82,7 +82,7 @@ def move_values(rows: list[str]) -> dict[int, int]:
     mine, theirs = c3.from_rows(rows)
     solver = c3.Solver()
     solver.value(mine, theirs)
-    return solver.move_values[(mine, theirs)]
+    return dict(solver.move_values[(mine, theirs)])
 
 
 def row_of(positions, rows: list[str]) -> int:  # type: ignore[no-untyped-def]

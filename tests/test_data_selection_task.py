@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import numpy as np
 import pytest
@@ -29,11 +30,11 @@ def trainer() -> ModuleType:
 
 
 @pytest.fixture(scope="module")
-def pool(verifier: ModuleType):
+def pool(verifier: ModuleType) -> Any:
     return verifier.make_pool(3)
 
 
-def test_pool_has_the_declared_share_of_each_fault(verifier: ModuleType, pool) -> None:
+def test_pool_has_the_declared_share_of_each_fault(verifier: ModuleType, pool: Any) -> None:
     v = verifier
     kinds = np.bincount(pool.kind, minlength=3) / v.POOL_SIZE
     assert kinds[v.KIND_OFF_DOMAIN] == pytest.approx(v.OFF_DOMAIN_SHARE, abs=1e-3)
@@ -50,7 +51,7 @@ def test_pool_has_the_declared_share_of_each_fault(verifier: ModuleType, pool) -
     assert len(np.unique(duplicates, axis=0)) < len(duplicates)  # quantised copies coincide
 
 
-def test_label_noise_follows_the_profiles(verifier: ModuleType, pool) -> None:
+def test_label_noise_follows_the_profiles(verifier: ModuleType, pool: Any) -> None:
     """Symmetric noise by category, 40 % asymmetric flips in three categories, none elsewhere."""
     v = verifier
     clean = pool.kind == v.KIND_CLEAN
@@ -71,7 +72,7 @@ def test_label_noise_follows_the_profiles(verifier: ModuleType, pool) -> None:
     np.testing.assert_allclose(sorted(rates), sorted(v.SYMMETRIC_NOISE), atol=0.03)
 
 
-def test_pool_is_imbalanced_and_the_test_split_is_not(verifier: ModuleType, pool) -> None:
+def test_pool_is_imbalanced_and_the_test_split_is_not(verifier: ModuleType, pool: Any) -> None:
     v = verifier
     clean = pool.kind == v.KIND_CLEAN
     shares = np.sort(np.bincount(pool.categories[clean], minlength=v.N_CATEGORIES) / clean.sum())
@@ -85,7 +86,7 @@ def test_pool_is_imbalanced_and_the_test_split_is_not(verifier: ModuleType, pool
     assert features.shape == (len(classes), v.DIM)
 
 
-def test_sandbox_file_holds_no_true_labels(verifier: ModuleType, pool) -> None:
+def test_sandbox_file_holds_no_true_labels(verifier: ModuleType, pool: Any) -> None:
     with np.load(io.BytesIO(pool.to_npz()), allow_pickle=False) as data:
         assert sorted(data.files) == ["categories", "features", "labels"]
         assert np.array_equal(data["labels"], pool.labels)
@@ -99,12 +100,12 @@ def test_shipped_public_pool_is_the_public_seeds_pool(verifier: ModuleType) -> N
             assert np.array_equal(data[key], getattr(public, key)), key
 
 
-def test_pools_differ_between_seeds(verifier: ModuleType, pool) -> None:
+def test_pools_differ_between_seeds(verifier: ModuleType, pool: Any) -> None:
     other = verifier.make_pool(4)
     assert not np.array_equal(other.features, pool.features)
 
 
-def test_trainer_is_deterministic_and_ignores_row_order(trainer: ModuleType, pool) -> None:
+def test_trainer_is_deterministic_and_ignores_row_order(trainer: ModuleType, pool: Any) -> None:
     rows = np.arange(0, 600)
     a = trainer.train(pool.features[rows], pool.labels[rows], 6)
     b = trainer.train(pool.features[rows[::-1]], pool.labels[rows[::-1]], 6)
@@ -150,7 +151,7 @@ def npy(array: object) -> bytes:
     ],
 )
 def test_parse_indices_rejects_what_is_not_k_distinct_indices(
-    verifier: ModuleType, indices, message: str
+    verifier: ModuleType, indices: object, message: str
 ) -> None:
     with pytest.raises(ValueError, match=message):
         verifier.parse_indices(npy(indices))

@@ -53,7 +53,7 @@ def make_task(root: Path, name: str = "docker_probe", dockerfile: str | None = N
             verifier=PROBE_VERIFIER,
             dockerfile=dockerfile,
             instruction="Make it faster.\n",
-            **{
+            **{  # type: ignore[arg-type]
                 "environment.cpus": 1.5,
                 "environment.memory_mb": 256,
                 "environment.storage_mb": 512,
@@ -332,7 +332,7 @@ def test_an_oversize_member_is_refused_from_its_header() -> None:
 
     stream = Endless()
     with pytest.raises(SnapshotError, match="1073741824 bytes is over"):
-        read_single_file_archive(stream, "solve.py", max_bytes=16 * 2**20)
+        read_single_file_archive(stream, "solve.py", max_bytes=16 * 2**20)  # type: ignore[arg-type]  # a raw stream
     assert stream.read_bytes < 2**20
 
 

@@ -46,7 +46,7 @@ def make_task(root: Path, name: str = "image_probe", dockerfile: str | None = No
             verifier="def test_nothing():\n    pass\n",
             dockerfile=dockerfile,
             instruction="Make it faster.\n",
-            **{
+            **{  # type: ignore[arg-type]
                 "agent.timeout_sec": None,
                 "verifier.timeout_sec": None,
                 "environment.cpus": None,

@@ -24,7 +24,7 @@ def test_each_evaluation_is_marked_as_the_ledger_counts_it() -> None:
         {"t_s": 4, "correct": True, "n": 0.9, "status": "scored"},
         {"t_s": 5, "correct": True, "n": 1.2, "status": "scored"},
     ]
-    marks = evaluation_marks(entries)
+    marks = evaluation_marks(entries)  # type: ignore[arg-type]  # a list literal of dicts
     assert [m["kind"] for m in marks] == ["improvement", "failed", "correct", "recovery", "improvement"]
     assert [m["level"] for m in marks] == [0.4, 0.4, 0.4, 0.9, 1.2]
 

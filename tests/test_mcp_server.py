@@ -28,7 +28,7 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 
-from pytest_autolab.mcp_server import LabServer
+from pytest_autolab.agents.mcp_server import LabServer
 
 
 @pytest.fixture

@@ -322,7 +322,7 @@ def test_results_travel_from_xdist_workers_into_valid_xunit2_junit_xml_with_prog
     suite = ET.parse(xml).getroot().find("testsuite")
     assert suite is not None
     props = {p.get("name"): p.get("value") for p in suite.iter("property")}
-    assert {k: v for k, v in props.items() if k.startswith("autolab.logtask.")} == {
+    assert {k: v for k, v in props.items() if k and k.startswith("autolab.logtask.")} == {
         "autolab.logtask.status": "scored",
         "autolab.logtask.axis": "smaller",
         "autolab.logtask.metric_name": "value",

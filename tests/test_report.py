@@ -117,7 +117,7 @@ def test_the_task_list_is_a_ci_matrix(tmp_path: Path, capsys: pytest.CaptureFixt
         tmp_path,
         "toy",
         environment={"value.txt": "100\n", "main.rs": "fn main() {}\n"},
-        **{"autolab.editable": ["value.txt", "main.rs"]},
+        **{"autolab.editable": ["value.txt", "main.rs"]},  # type: ignore[arg-type]
     )
     write_task(tmp_path, "other", environment={"value.txt": "100\n"})
     assert main(["list", "--json", str(tmp_path / "tasks")]) == 0

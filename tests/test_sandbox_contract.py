@@ -39,7 +39,7 @@ def make_task(root: Path, name: str = "contract_probe") -> Task:
             executable=["prog.sh"],
             verifier="def test_nothing():\n    pass\n",
             instruction="Make prog.sh faster.\n",
-            **{
+            **{  # type: ignore[arg-type]
                 "environment.storage_mb": 2048,
                 "optimization.metric": "seconds",
                 "optimization.baseline.score": 10,

@@ -91,3 +91,13 @@ def test_improvement_is_relative_and_signed_in_both_directions() -> None:
     assert improvement(110, 100, direction="lower") == pytest.approx(-0.1)
     assert improvement(0.5, 0.4, direction="higher") == pytest.approx(0.25)
     assert improvement(100, 100, direction="higher") == 0.0
+
+
+def test_the_scoring_module_examples_hold() -> None:
+    import doctest
+
+    from pytest_autolab import scoring
+
+    failed, attempted = doctest.testmod(scoring)
+    assert attempted >= 10
+    assert failed == 0

@@ -8,6 +8,7 @@ wrong programs or fail right ones, so both are checked here on small inputs.
 from __future__ import annotations
 
 from types import ModuleType
+from typing import Any
 
 import numpy as np
 import pytest
@@ -30,7 +31,7 @@ def pair_hash_of_join_h(r_payload: int, s_payload: int) -> int:
     return x ^ (x >> 32)
 
 
-def nested_loop_join(rel) -> tuple[int, int, int]:
+def nested_loop_join(rel: Any) -> tuple[int, int, int]:
     matches = payload_sum = checksum = 0
     for rk, rp in zip(rel.r_keys.tolist(), rel.r_payloads.tolist(), strict=True):
         for sk, sp in zip(rel.s_keys.tolist(), rel.s_payloads.tolist(), strict=True):

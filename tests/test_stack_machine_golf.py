@@ -136,7 +136,7 @@ def test_the_default_step_limit_is_a_million() -> None:
 def test_256_items_fit_on_the_stack_and_257_do_not() -> None:
     # pushes n, n-1, ..., 1, 0 and then one more copy of the 0: n + 2 items at the peak
     def fill(n: int) -> int:
-        return vm.run(vm.assemble(f"PUSH {n}\nloop: DUP\nSUB 1\nDUP\nJNZ loop\nHALT"), [0]).steps
+        return int(vm.run(vm.assemble(f"PUSH {n}\nloop: DUP\nSUB 1\nDUP\nJNZ loop\nHALT"), [0]).steps)
 
     assert fill(254) == 1 + 4 * 254 + 1
     with pytest.raises(vm.MachineError, match="stack overflow"):

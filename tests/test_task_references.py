@@ -73,7 +73,9 @@ FIELD = st.text(st.sampled_from(["a", ",", '"', "\r", "\n", "é", "😀", "0", "
     quote_all=st.booleans(),
     trailing=st.booleans(),
 )
-def test_csvref_parses_back_what_it_encodes(csvref, records, crlf, quote_all, trailing) -> None:
+def test_csvref_parses_back_what_it_encodes(
+    csvref: ModuleType, records: list[list[bytes]], crlf: list[bool], quote_all: bool, trailing: bool
+) -> None:
     doc = csvref.encode(
         records,
         terminators=[b"\r\n" if c else b"\n" for c in crlf[: len(records)]],

@@ -377,7 +377,7 @@ def test_evaluations_at_the_same_time_both_get_a_verdict(toy: Task, tmp_path: Pa
         thread.start()
     for thread in threads:
         thread.join()
-    assert sorted(r.metric for r in results.values()) == [20.0, 21.0]
+    assert sorted(float(r.metric or 0) for r in results.values()) == [20.0, 21.0]
 
 
 @pytest.mark.usefixtures("sweep_after")
@@ -459,3 +459,18 @@ def test_long_details_are_summarised_for_the_agent() -> None:
             TaskResult(task="t", axis="faster", status="scored", agent="a", metric=1.0), 1.0
         ).for_agent()
     )
+
+
+def test_bash_output_and_exec_output_are_cut_alike() -> None:
+    from pytest_autolab.sandboxes import cap_output
+    from pytest_autolab.tools import trim
+
+    text = "".join(chr(ord("a") + i % 26) for i in range(1001))
+    trimmed = trim(text, 100)
+    capped, cut = cap_output(text.encode(), 100)
+    assert cut == 901
+    assert trimmed.startswith(text[:50] + "\n[... 901 characters cut")
+    assert capped.startswith(text[:50] + "\n[... 901 bytes cut")
+    assert trimmed.endswith("\n" + text[-50:])
+    assert capped.endswith("\n" + text[-50:])
+    assert trim("short", 100) == "short"

@@ -37,7 +37,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any
 
-from . import AgentContext, AgentError, AgentOutcome
+from ._protocol import AgentContext, AgentError, AgentOutcome
 
 __all__ = ["CLIAgent", "StreamParser", "cli_prompt", "find_cli"]
 
@@ -98,15 +98,6 @@ def find_cli(
                 distribution += " " + importlib.metadata.version(distribution)
             return {"path": str(candidate), "found": f"bundled with the Python package {distribution}"}
     return None
-
-
-def parse_numeric_option(agent: str, name: str, value: Any, kind: type) -> Any:
-    if value is None or value == "":
-        return None
-    try:
-        return kind(value)
-    except (TypeError, ValueError):
-        raise AgentError(f"{agent} agent option {name}={value!r}: expected a {kind.__name__}") from None
 
 
 class StreamParser:
@@ -238,7 +229,7 @@ class CLIAgent:
     # -- the run -----------------------------------------------------------------------------
 
     def run(self, ctx: AgentContext) -> AgentOutcome:
-        from ..mcp_server import LabServer
+        from .mcp_server import LabServer
 
         log_dir = Path(ctx.log_dir)
         log_dir.mkdir(parents=True, exist_ok=True)

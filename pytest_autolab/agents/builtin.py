@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import AgentContext, AgentError, AgentOutcome
+from ._protocol import AgentContext, AgentError, AgentOutcome
 
 __all__ = ["FilesAgent", "NopAgent", "OracleAgent"]
 

@@ -41,9 +41,10 @@ import urllib.parse
 from pathlib import Path
 from typing import Any
 
-from ..mcp_server import SERVER_NAME
-from . import AgentContext, AgentError, AgentOutcome
-from ._cli import CLIAgent, StreamParser, copy_tree, parse_numeric_option
+from ._cli import CLIAgent, StreamParser, copy_tree
+from ._protocol import AgentContext, AgentError, AgentOutcome
+from ._registry import parse_numeric_option
+from .mcp_server import SERVER_NAME
 
 __all__ = ["FLAGS", "ClaudeAgent", "ClaudeStream"]
 

@@ -45,9 +45,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ..mcp_server import SERVER_NAME
-from . import AgentContext, AgentError, AgentOutcome
-from ._cli import CLIAgent, StreamParser, copy_tree, find_cli, parse_numeric_option
+from ._cli import CLIAgent, StreamParser, copy_tree, find_cli
+from ._protocol import AgentContext, AgentError, AgentOutcome
+from ._registry import parse_numeric_option
+from .mcp_server import SERVER_NAME
 
 __all__ = ["CATALOG_OVERRIDES", "TESTED_VERSION", "CodexAgent", "CodexStream", "codex_config"]
 

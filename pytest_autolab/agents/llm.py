@@ -29,6 +29,7 @@ It writes ``<run>/<task>/agent/trajectory.jsonl`` after every step::
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import random
@@ -39,7 +40,8 @@ from pathlib import Path
 from typing import Any
 
 from ..tools import TOOL_SPECS, BudgetExhausted, LabTools, ToolCallError
-from . import AgentContext, AgentError, AgentOutcome
+from ._protocol import AgentContext, AgentError, AgentOutcome
+from ._registry import parse_numeric_option
 
 __all__ = ["SYSTEM_PROMPT", "LLMAgent"]
 
@@ -70,17 +72,8 @@ CHARS_PER_TOKEN = 4
 TRIMMED = "[observation trimmed to save context ({} characters); rerun the tool if you need it]"
 
 
-def _option(name: str, value: Any, kind: type, *, minimum: float | None = None) -> Any:
-    """An option from the command line (a string) or from code, as ``kind``."""
-    if value is None:
-        return None
-    try:
-        parsed = kind(value)
-    except (TypeError, ValueError):
-        raise AgentError(f"llm agent option {name}={value!r}: expected a {kind.__name__}") from None
-    if minimum is not None and parsed < minimum:
-        raise AgentError(f"llm agent option {name}={value!r}: expected at least {minimum:g}")
-    return parsed
+#: A numeric option from the command line (a string) or from code (agents/_registry.py).
+_option = functools.partial(parse_numeric_option, "llm")
 
 
 def _openai() -> Any:

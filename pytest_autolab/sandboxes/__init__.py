@@ -16,6 +16,13 @@ sandbox only through these calls.
 from __future__ import annotations
 
 from ._base import (
+    LABEL_EXPIRES,
+    LABEL_OWNER,
+    LABEL_ROLE,
+    LABEL_RUN,
+    LABEL_SESSION,
+    LABEL_TASK,
+    STARTUP_SLACK_S,
     ExecResult,
     OutputCap,
     Sandbox,
@@ -26,11 +33,19 @@ from ._base import (
     SnapshotLimits,
     cap_output,
     check_snapshot_path,
+    head_and_tail,
 )
 from ._registry import BACKENDS, get_backend, sweep_run
 
 __all__ = [
     "BACKENDS",
+    "LABEL_EXPIRES",
+    "LABEL_OWNER",
+    "LABEL_ROLE",
+    "LABEL_RUN",
+    "LABEL_SESSION",
+    "LABEL_TASK",
+    "STARTUP_SLACK_S",
     "ExecResult",
     "OutputCap",
     "Sandbox",
@@ -42,5 +57,6 @@ __all__ = [
     "cap_output",
     "check_snapshot_path",
     "get_backend",
+    "head_and_tail",
     "sweep_run",
 ]

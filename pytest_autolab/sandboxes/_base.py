@@ -6,12 +6,21 @@ import dataclasses
 import posixpath
 from collections.abc import Mapping, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, TypeVar, runtime_checkable
 
 if TYPE_CHECKING:
     from ..tasks import Task
 
+_Text = TypeVar("_Text", str, bytes)
+
 __all__ = [
+    "LABEL_EXPIRES",
+    "LABEL_OWNER",
+    "LABEL_ROLE",
+    "LABEL_RUN",
+    "LABEL_SESSION",
+    "LABEL_TASK",
+    "STARTUP_SLACK_S",
     "ExecResult",
     "OutputCap",
     "Sandbox",
@@ -22,10 +31,26 @@ __all__ = [
     "SnapshotLimits",
     "cap_output",
     "check_snapshot_path",
+    "head_and_tail",
 ]
 
 #: Default cap on what one exec returns of stdout and of stderr (head + tail kept).
 DEFAULT_OUTPUT_LIMIT = 64 * 1024
+
+#: The labels on everything a sandbox leaves (containers): which run, task and role
+#: (agent | evaluate | verify) it served, so that leftovers can be found and swept.
+LABEL_RUN = "autolab.run"
+LABEL_TASK = "autolab.task"
+LABEL_ROLE = "autolab.role"
+#: Docker only: when the container's lifetime ends, and which harness process owns it.
+LABEL_EXPIRES = "autolab.expires"
+LABEL_OWNER = "autolab.owner"
+#: Unique to the pytest session: the end of one session sweeps only its own (issue 14).
+LABEL_SESSION = "autolab.session"
+
+#: Seconds a task may take beyond its budgets for image builds, start-up and teardown: the
+#: per-test timeout backstop and a Docker container's default lifetime both add it.
+STARTUP_SLACK_S = 960.0
 
 
 class SandboxError(Exception):
@@ -79,15 +104,30 @@ class ExecResult:
         return f"exit code {self.exit_code}"
 
 
+def head_and_tail(data: _Text, limit: int) -> tuple[_Text, _Text, int]:
+    """The first and last ``limit // 2`` items of ``data`` and how many were cut between them;
+    ``(data, empty, 0)`` when it fits. Every head-and-tail cut of output goes through here.
+
+    >>> head_and_tail("abcdefgh", 4)
+    ('ab', 'gh', 4)
+    >>> head_and_tail(b"abc", 4)
+    (b'abc', b'', 0)
+    """
+    if len(data) <= limit:
+        return data, data[:0], 0
+    half = limit // 2
+    return data[:half], data[len(data) - half :], len(data) - 2 * half
+
+
 def cap_output(data: bytes, limit: int = DEFAULT_OUTPUT_LIMIT) -> tuple[str, int]:
     """Keep the head and the tail of ``data`` within ``limit`` bytes; say what was cut."""
-    if len(data) <= limit:
-        return data.decode("utf-8", "replace"), 0
-    half = limit // 2
-    cut = len(data) - 2 * half
-    head = data[:half].decode("utf-8", "replace")
-    tail = data[-half:].decode("utf-8", "replace")
-    return f"{head}\n[... {cut} bytes cut by autolab ...]\n{tail}", cut
+    head, tail, cut = head_and_tail(data, limit)
+    if not cut:
+        return head.decode("utf-8", "replace"), 0
+    return (
+        f"{head.decode('utf-8', 'replace')}\n[... {cut} bytes cut by autolab ...]\n{tail.decode('utf-8', 'replace')}",
+        cut,
+    )
 
 
 class OutputCap:
@@ -195,6 +235,10 @@ class SandboxBackend(Protocol):
     name: str
     #: Whether a hostile agent is contained (False for local).
     isolates: bool
+    #: Containers an earlier harness that died left behind, removed when this backend started.
+    orphans_removed: int
+    # Optional: ``note`` (str or None), one line for the run's summary on what the backend
+    # does or does not stop (both backends have one; the lab reads it where present).
 
     def prepare(self, task: Task) -> None:
         """Build or reuse what the task's sandboxes start from (its image)."""
@@ -213,4 +257,8 @@ class SandboxBackend(Protocol):
 
     def sweep(self, labels: Mapping[str, str]) -> int:
         """Remove leftovers carrying these labels; return how many were removed."""
+        ...
+
+    def close(self) -> None:
+        """Release the backend's own resources (an engine connection); its sandboxes stay."""
         ...

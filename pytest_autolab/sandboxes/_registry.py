@@ -6,7 +6,7 @@ import importlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from ._base import SandboxBackend, SandboxUnavailable
+from ._base import LABEL_RUN, LABEL_SESSION, SandboxBackend, SandboxUnavailable
 
 __all__ = ["BACKENDS", "get_backend"]
 
@@ -75,7 +75,7 @@ def get_backend(
 def sweep_run(run_id: str, session: str = "") -> int:
     """Remove what any backend left for ``run_id`` in ``session`` (issue 14: never what
     another live session of the same run id owns); a backend that is absent is skipped."""
-    labels = {"autolab.run": run_id, **({"autolab.session": session} if session else {})}
+    labels = {LABEL_RUN: run_id, **({LABEL_SESSION: session} if session else {})}
     removed = 0
     for name in BACKENDS:
         try:
@@ -87,7 +87,5 @@ def sweep_run(run_id: str, session: str = "") -> int:
         except Exception:  # a sweep must never fail the session
             continue
         finally:
-            close = getattr(backend, "close", None)  # docker: its engine connection
-            if callable(close):
-                close()
+            backend.close()  # docker: its engine connection
     return removed

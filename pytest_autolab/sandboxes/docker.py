@@ -44,6 +44,13 @@ from typing import IO, TYPE_CHECKING, Any
 
 from ._base import (
     DEFAULT_OUTPUT_LIMIT,
+    LABEL_EXPIRES,
+    LABEL_OWNER,
+    LABEL_ROLE,
+    LABEL_RUN,
+    LABEL_SESSION,
+    LABEL_TASK,
+    STARTUP_SLACK_S,
     ExecResult,
     OutputCap,
     SandboxError,
@@ -83,11 +90,6 @@ SANDBOX_ENV = {"HOME": "/root", "AUTOLAB_APP": APP_DIR}
 
 DEFAULT_LIMITS = SnapshotLimits()
 
-LABEL_RUN = "autolab.run"
-LABEL_EXPIRES = "autolab.expires"
-LABEL_OWNER = "autolab.owner"
-#: Unique to the pytest session: the end of one session sweeps only its own (issue 14).
-LABEL_SESSION = "autolab.session"
 
 # Go's os.FileMode type bits, as the engine reports them in a path stat.
 _GO_MODE_TYPES = {
@@ -763,7 +765,7 @@ def default_lifetime_s(task: Task) -> float:
     explicit = os.environ.get("AUTOLAB_SANDBOX_LIFETIME_S")
     if explicit:
         return float(explicit)
-    return 2 * task.agent_timeout_s + task.verifier_timeout_s + 960
+    return 2 * task.agent_timeout_s + task.verifier_timeout_s + STARTUP_SLACK_S
 
 
 class DockerBackend:
@@ -867,8 +869,8 @@ class DockerBackend:
         all_labels = {
             LABEL_RUN: self.run_id,
             **({LABEL_SESSION: self.session} if self.session else {}),
-            "autolab.task": task.name,
-            "autolab.role": role,
+            LABEL_TASK: task.name,
+            LABEL_ROLE: role,
             **(labels or {}),
             LABEL_EXPIRES: str(int(time.time() + lifetime)),
             LABEL_OWNER: owner_token(),

@@ -41,6 +41,8 @@ from typing import IO, TYPE_CHECKING
 
 from ._base import (
     DEFAULT_OUTPUT_LIMIT,
+    LABEL_RUN,
+    LABEL_SESSION,
     ExecResult,
     OutputCap,
     SandboxError,
@@ -376,6 +378,7 @@ class LocalBackend:
 
     name = "local"
     isolates = False
+    orphans_removed = 0  # a local sandbox ends with the process that made it
 
     def __init__(self, run_id: str = "adhoc", *, session: str = "", hide: Sequence[Path] = ()) -> None:
         self.run_id = run_id
@@ -455,9 +458,7 @@ class LocalBackend:
         from .docker import owner_alive
 
         labels = labels or {}
-        mine = _sandbox_root(
-            labels.get("autolab.run", self.run_id), labels.get("autolab.session", self.session)
-        )
+        mine = _sandbox_root(labels.get(LABEL_RUN, self.run_id), labels.get(LABEL_SESSION, self.session))
         count = 0
         if mine.is_dir():
             count += sum(1 for entry in mine.iterdir() if entry.is_dir())
@@ -479,6 +480,9 @@ class LocalBackend:
                 with contextlib.suppress(OSError):
                     base.rmdir()  # only if nothing is left (start() makes it again if need be)
         return count
+
+    def close(self) -> None:
+        """Nothing to release: the backend holds no connection."""
 
 
 #: Compilers the tasks build with, found wherever this machine has them (rustup puts cargo

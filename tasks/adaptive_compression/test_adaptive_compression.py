@@ -322,7 +322,7 @@ def packed(submission: Submission, source: bytes, files: dict[str, bytes]) -> di
 
 @pytest.fixture(scope="module")
 def unpacked(
-    autolab_lab, autolab_task, submission: Submission, source: bytes, files: dict[str, bytes], packed
+    submission: Submission, source: bytes, files: dict[str, bytes], packed
 ) -> dict[str, bytes | str]:
     """name -> the decompressed bytes. Each corpus file is decompressed in a fresh sandbox of its
     own that holds the read-only files (samples/ removed), codec.py as submitted and that one
@@ -333,10 +333,8 @@ def unpacked(
         blobs = {name: packed[name] for name in group if isinstance(packed.get(name), bytes)}
         if not blobs:
             continue
-        fresh = autolab_lab.open_submission(
-            autolab_task,
-            {"codec.py": source, **{f"packed/{name}.z": blob for name, blob in blobs.items()}},
-            hidden=submission.hidden,
+        fresh = submission.fresh(
+            {"codec.py": source, **{f"packed/{name}.z": blob for name, blob in blobs.items()}}
         )
         try:
             fresh.exec("rm -rf samples", timeout=30)

@@ -32,8 +32,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from .agents import AgentError
-from .tools import TOOL_SPECS, BudgetExhausted, LabTools, ToolCallError
+from ..tools import TOOL_SPECS, BudgetExhausted, LabTools, ToolCallError
+from ._protocol import AgentError
 
 if TYPE_CHECKING:
     import uvicorn
