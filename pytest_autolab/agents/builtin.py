@@ -70,7 +70,7 @@ class FilesAgent:
         stray = stray_files(folder, ctx.task.editable)
         if stray:
             raise AgentError(
-                f"{folder} holds files that are not editable in {ctx.task.name}: {', '.join(stray)}"
+                f"{self.dir} holds files that are not editable in {ctx.task.name}: {', '.join(stray)}"
             )
         files = editable_files(folder, ctx.task.editable)
         if not files:
