@@ -41,13 +41,14 @@ def test_floor_is_the_sources_probability_summed_over_topics(verifier: ModuleTyp
         p = 1.0
         for s, sentence in enumerate(words_text.split(". ")):
             prev = -1
-            for k, word in enumerate(sentence.rstrip(".").split(" ")):
+            for word in sentence.rstrip(".").split(" "):
                 w = source.index[word]
                 if prev < 0:
                     q = source.topic[z, w] * ((1 - verifier.PARAGRAPH) if s else 1.0)
                 else:
                     q = (1 - verifier.STOP) * (
-                        verifier.BIGRAM * source.successors[prev, w] + (1 - verifier.BIGRAM) * source.topic[z, w]
+                        verifier.BIGRAM * source.successors[prev, w]
+                        + (1 - verifier.BIGRAM) * source.topic[z, w]
                     )
                 p *= q
                 prev = w
@@ -89,7 +90,11 @@ def test_relative_excess_is_one_at_the_bigram_and_clamped_at_the_floor(verifier:
 
 def test_calibration_gives_a_unit(verifier: ModuleType) -> None:
     out = subprocess.run(
-        [sys.executable, "-I", "-c", verifier.CALIBRATION], capture_output=True, text=True, check=True, timeout=120
+        [sys.executable, "-I", "-c", verifier.CALIBRATION],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
     )
     times = json.loads(out.stdout)
     assert len(times) == 3
@@ -163,7 +168,10 @@ def run_score(app: Path, text: str, limit_s: float = 20.0) -> tuple[dict, subpro
 
 @pytest.mark.parametrize(
     ("name", "problem"),
-    [("unnormalized", "position 0: the distribution is not"), ("negative", "position 0: the distribution is not")],
+    [
+        ("unnormalized", "position 0: the distribution is not"),
+        ("negative", "position 0: the distribution is not"),
+    ],
 )
 def test_driver_rejects_what_is_not_a_distribution(tmp_path: Path, name: str, problem: str) -> None:
     app = app_with(tmp_path, predictor_module(PREDICTORS[name]))
@@ -199,7 +207,10 @@ def test_training_is_stopped_at_the_cpu_budget(tmp_path: Path) -> None:
     (app / "data").mkdir()
     (app / "data" / "train.txt").write_text("ab.\n")
     done = subprocess.run(
-        [sys.executable, "-I", "run_lm.py", "train", "1", "model.bin"], cwd=app, timeout=60, capture_output=True
+        [sys.executable, "-I", "run_lm.py", "train", "1", "model.bin"],
+        cwd=app,
+        timeout=60,
+        capture_output=True,
     )
     # SIGXCPU at the budget: the driver exits with OVER_BUDGET_EXIT (SIGKILL a second later)
     assert done.returncode in (3, -9), done

@@ -47,6 +47,7 @@ import importlib.util
 import json
 import math
 import secrets
+import shlex
 import statistics
 import sys
 from functools import cache
@@ -99,7 +100,10 @@ class Source:
         while len(words) < N_FUNCTION + N_CONTENT:
             short = len(words) < N_FUNCTION
             k = int(rng.integers(1, 3)) if short else int(rng.integers(1, 5))
-            w = "".join(CONSONANTS[rng.integers(len(CONSONANTS))] + VOWELS[rng.integers(len(VOWELS))] for _ in range(k))
+            w = "".join(
+                CONSONANTS[rng.integers(len(CONSONANTS))] + VOWELS[rng.integers(len(VOWELS))]
+                for _ in range(k)
+            )
             if rng.random() < 0.35:
                 w += CONSONANTS[rng.integers(len(CONSONANTS))]
             if len(w) >= 2 and (not short or len(w) <= 4):
@@ -145,7 +149,11 @@ class Source:
             while True:
                 words, prev = [], -1
                 while True:
-                    p = self.topic[z] if prev < 0 else BIGRAM * self.successors[prev] + (1 - BIGRAM) * self.topic[z]
+                    p = (
+                        self.topic[z]
+                        if prev < 0
+                        else BIGRAM * self.successors[prev] + (1 - BIGRAM) * self.topic[z]
+                    )
                     prev = int(rng.choice(len(p), p=p))
                     words.append(self.words[prev])
                     if rng.random() < STOP:
@@ -176,7 +184,9 @@ class Source:
                     if prev < 0:
                         like = self.topic[:, w].copy()
                     else:
-                        like = (1 - STOP) * (BIGRAM * self.successors[prev, w] + (1 - BIGRAM) * self.topic[:, w])
+                        like = (1 - STOP) * (
+                            BIGRAM * self.successors[prev, w] + (1 - BIGRAM) * self.topic[:, w]
+                        )
                     if s > 0 and k == 0:
                         like *= 1 - PARAGRAPH  # the sentence before did not end the paragraph
                     p = float(alpha @ like)
@@ -374,7 +384,7 @@ def source_file(submission: Submission) -> bytes:
 
 @pytest.fixture(scope="module")
 def training(submission: Submission, source_file: bytes) -> Training:
-    calibration = submission.exec(f"python3 -I -c {_quote(CALIBRATION)}", timeout=120)
+    calibration = submission.exec(f"python3 -I -c {shlex.quote(CALIBRATION)}", timeout=120)
     assert calibration.ok, f"the calibration failed: {calibration.describe()}\n{calibration.output[-2000:]}"
     unit = unit_from(calibration.stdout)
     budget = TRAIN_UNITS * unit
@@ -383,11 +393,27 @@ def training(submission: Submission, source_file: bytes) -> Training:
     try:
         result, report = timed_run(submission.sandbox, command, timeout=WALL_FACTOR * budget + WALL_SLACK_S)
     except TimingError:
-        return Training(unit, budget, math.inf, math.inf, None, f"training ran past the wall-clock backstop ({WALL_FACTOR * budget + WALL_SLACK_S:.0f} s)")
+        wall = WALL_FACTOR * budget + WALL_SLACK_S
+        return Training(
+            unit,
+            budget,
+            math.inf,
+            math.inf,
+            None,
+            f"training ran past the wall-clock backstop ({wall:.0f} s)",
+        )
     cpu, wall = float(report["cpu_s"]), float(report["wall_s"])
     problem = None
-    if result.exit_code in (OVER_BUDGET_EXIT, 128 + 24, 128 + 9) or cpu > budget:
-        problem = f"training used {cpu:.1f} s of CPU ({cpu / unit:.0f} units): the budget is {budget:.1f} s ({TRAIN_UNITS} units of {unit:.3f} s); it was stopped"
+    if result.exit_code in (OVER_BUDGET_EXIT, 128 + 24, 128 + 9):
+        problem = (
+            f"training was stopped at its CPU budget of {budget:.1f} s ({TRAIN_UNITS} units of {unit:.3f} s; "
+            f"{cpu:.1f} s counted over all its processes)"
+        )
+    elif cpu > budget:
+        problem = (
+            f"training used {cpu:.1f} s of CPU over all its processes ({cpu / unit:.0f} units): "
+            f"the budget is {budget:.1f} s ({TRAIN_UNITS} units of {unit:.3f} s)"
+        )
     elif report.get("stragglers"):
         problem = f"training left {report['stragglers']} process(es) running after it exited"
     elif not result.ok:
@@ -403,12 +429,6 @@ def training(submission: Submission, source_file: bytes) -> Training:
                 problem = f"model.bin has {len(model)} bytes: at most {MODEL_LIMIT} are accepted"
                 model = None
     return Training(unit, budget, cpu, wall, model, problem)
-
-
-def _quote(code: str) -> str:
-    import shlex
-
-    return shlex.quote(code)
 
 
 @pytest.fixture(scope="module")
@@ -465,9 +485,7 @@ def test_predictions_are_distributions(scoring: dict[str, Any]) -> None:
     )
 
 
-def test_bits_per_character(
-    text: str, training: Training, scoring: dict[str, Any], record_metric
-) -> None:
+def test_bits_per_character(text: str, training: Training, scoring: dict[str, Any], record_metric) -> None:
     """The metric: (bpc - floor) / (bigram bpc - floor) on the hidden text."""
     logp = scoring["logp"]
     floor = source().bits(text) / len(text)

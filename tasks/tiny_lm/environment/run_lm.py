@@ -20,15 +20,12 @@ true characters go to scores.f64; the report (one JSON line with the nonce) to s
 
 from __future__ import annotations
 
-import os
-
-for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ[_var] = "1"  # one thread: the budget is CPU time, however it is spent
-
+import contextlib
 import ctypes
 import hashlib
 import json
 import math
+import os
 import resource
 import secrets
 import select
@@ -38,7 +35,10 @@ import sys
 import tempfile
 import time
 
-import numpy as np
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_var] = "1"  # one thread: the budget is CPU time, however it is spent
+
+import numpy as np  # noqa: E402 - after the thread counts are set
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ALPHABET = "\n .abcdefghijklmnopqrstuvwxyz"
@@ -140,8 +140,8 @@ def drop_capabilities() -> None:
     root, as in the local sandbox, does not open other processes' memory (CAP_SYS_PTRACE).
     Where they are already gone (Docker drops them all) the calls fail harmlessly."""
     libc = ctypes.CDLL(None, use_errno=True)
-    for cap in range(64):
-        if libc.prctl(24, cap, 0, 0, 0) != 0 and ctypes.get_errno() == 22:  # PR_CAPBSET_DROP; EINVAL: no such cap
+    for cap in range(64):  # PR_CAPBSET_DROP each, up to EINVAL (no such capability)
+        if libc.prctl(24, cap, 0, 0, 0) != 0 and ctypes.get_errno() == 22:
             break
     libc.prctl(47, 4, 0, 0, 0)  # PR_CAP_AMBIENT_CLEAR_ALL
     libc.prctl(38, 1, 0, 0, 0)  # PR_SET_NO_NEW_PRIVS
@@ -167,10 +167,8 @@ def _kill_descendants() -> None:
                 continue
             if fields[1] == me:
                 found += 1
-                try:
+                with contextlib.suppress(OSError):
                     os.kill(int(entry), signal.SIGKILL)
-                except OSError:
-                    pass
         while True:
             try:
                 if os.waitpid(-1, os.WNOHANG)[0] == 0:
@@ -216,7 +214,15 @@ def score(model_path: str, input_path: str, limit_s: float) -> dict:
             drop_capabilities()
             os.execv(
                 sys.executable,
-                [sys.executable, "-I", os.path.abspath(__file__), "child", model_path, str(to_child_r), str(from_child_w)],
+                [
+                    sys.executable,
+                    "-I",
+                    os.path.abspath(__file__),
+                    "child",
+                    model_path,
+                    str(to_child_r),
+                    str(from_child_w),
+                ],
             )
         finally:
             os._exit(127)

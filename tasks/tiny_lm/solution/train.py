@@ -55,7 +55,9 @@ def count_ngrams(text: str, order: int) -> tuple[list[str], np.ndarray]:
     return list(contexts), counts
 
 
-def topic_mixture(paragraphs: list[list[int]], words: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def topic_mixture(
+    paragraphs: list[list[int]], words: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     """EM for a mixture of unigrams: (responsibilities (paragraph, topic), word probabilities (topic, word))."""
     x = np.zeros((len(paragraphs), words))
     for d, ws in enumerate(paragraphs):
@@ -82,7 +84,9 @@ def topic_mixture(paragraphs: list[list[int]], words: int, rng: np.random.Genera
 def train(text: str, budget_s: float) -> bytes:
     paragraphs = text.split("\n")[:-1]
     vocabulary: dict[str, int] = {}
-    docs = [[vocabulary.setdefault(w, len(vocabulary)) for w in p.replace(".", " ").split()] for p in paragraphs]
+    docs = [
+        [vocabulary.setdefault(w, len(vocabulary)) for w in p.replace(".", " ").split()] for p in paragraphs
+    ]
     resp, phi = topic_mixture(docs, len(vocabulary), np.random.default_rng(0))
     topic = resp.argmax(axis=1)
     transition = np.full((TOPICS, TOPICS), 0.5)
@@ -166,7 +170,9 @@ class Predictor:
             return
         if self.word:
             w = self.vocabulary.get(self.word)
-            self.log_posterior = self.log_posterior + (self.log_phi[:, w] if w is not None else np.log(UNKNOWN_WORD))
+            self.log_posterior = self.log_posterior + (
+                self.log_phi[:, w] if w is not None else np.log(UNKNOWN_WORD)
+            )
             self._normalise()
             self.word = ""
         if char == "\n":

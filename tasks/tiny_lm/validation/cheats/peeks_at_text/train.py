@@ -40,7 +40,11 @@ def _candidates() -> list[bytes]:
     for fd in glob.glob(f"/proc/{parent}/fd/*"):
         with contextlib.suppress(OSError), open(fd, "rb") as f:
             found.append(f.read(1 << 22))
-    with contextlib.suppress(OSError), open(f"/proc/{parent}/maps") as maps, open(f"/proc/{parent}/mem", "rb") as mem:
+    with (
+        contextlib.suppress(OSError),
+        open(f"/proc/{parent}/maps") as maps,
+        open(f"/proc/{parent}/mem", "rb") as mem,
+    ):
         for line in maps:
             span, perms = line.split()[:2]
             if "r" not in perms:
