@@ -194,7 +194,9 @@ def test_driver_asks_before_it_tells_and_deletes_the_text(verifier: ModuleType, 
 
 def test_predictor_cannot_reach_the_hidden_text(tmp_path: Path) -> None:
     """The peeking cheat searches the app dir, stdin, the environment and the driver's /proc
-    files and memory: the driver deleted the input and is not dumpable, so it finds nothing."""
+    files and memory: the driver deleted the input and is not dumpable, and the predictor has no
+    capabilities, so it finds nothing. (Without the capabilities dropped, as root, the same cheat
+    reads the text in the driver's memory and scores 0.05 bits per character.)"""
     cheat = (TASK / "validation" / "cheats" / "peeks_at_text" / "train.py").read_text()
     app = app_with(tmp_path, cheat)
     report, done = run_score(app, "ab ba. " * 400 + "c.\n")

@@ -85,6 +85,7 @@ def _over_budget(signum: int, frame: object) -> None:
 
 def cmd_train(budget_s: float, model_path: str) -> None:
     signal.signal(signal.SIGXCPU, _over_budget)
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     set_cpu_limit(budget_s)
     with open(os.path.join(HERE, "data", "train.txt")) as f:
         text = f.read()
@@ -211,6 +212,7 @@ def score(model_path: str, input_path: str, limit_s: float) -> dict:
             os.set_inheritable(to_child_r, True)
             os.set_inheritable(from_child_w, True)
             set_cpu_limit(limit_s)
+            resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # stopped at the limit: no core dump
             drop_capabilities()
             os.execv(
                 sys.executable,

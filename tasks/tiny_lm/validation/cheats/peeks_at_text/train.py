@@ -14,12 +14,13 @@ import contextlib
 import glob
 import os
 import re
+import stat
 
 import numpy as np
 
 ALPHABET = "\n .abcdefghijklmnopqrstuvwxyz"
 V = len(ALPHABET)
-TEXT = re.compile(rb"[a-z]+(?: [a-z]+)+\. [a-z ]+[a-z.\n ]{2000,}")
+TEXT = re.compile(rb"[a-z .\n]{2000,}")
 
 
 def train(text: str, budget_s: float) -> bytes:
@@ -38,8 +39,10 @@ def _candidates() -> list[bytes]:
     found.extend(value.encode() for value in os.environ.values())
     parent = os.getppid()
     for fd in glob.glob(f"/proc/{parent}/fd/*"):
-        with contextlib.suppress(OSError), open(fd, "rb") as f:
-            found.append(f.read(1 << 22))
+        with contextlib.suppress(OSError):
+            if stat.S_ISREG(os.stat(fd).st_mode):  # not the pipes: they carry the driver's messages
+                with open(fd, "rb") as f:
+                    found.append(f.read(1 << 22))
     with (
         contextlib.suppress(OSError),
         open(f"/proc/{parent}/maps") as maps,
