@@ -17,6 +17,10 @@ from types import ModuleType
 import numpy as np
 import pytest
 
+from pytest_autolab import Submission
+from pytest_autolab.sandboxes.local import LocalBackend
+from pytest_autolab.tasks import load_task
+
 from .conftest import REPO, load_module
 
 TASK = REPO / "tasks" / "tiny_lm"
@@ -218,6 +222,41 @@ def test_training_is_stopped_at_the_cpu_budget(tmp_path: Path) -> None:
     assert done.returncode in (3, -9), done
     assert b"used up its CPU budget" in done.stderr
     assert not (app / "model.bin").exists()
+
+
+#: train() hands the work to two processes that each use 70 % of the budget, then waits.
+FORKING_TRAIN = """
+import os, time
+
+
+def train(text, budget_s):
+    children = []
+    for _ in range(2):
+        pid = os.fork()
+        if pid == 0:
+            end = time.process_time() + 0.7 * budget_s
+            while time.process_time() < end:
+                pass
+            os._exit(0)
+        children.append(pid)
+    for pid in children:
+        os.waitpid(pid, 0)
+    return b"model"
+"""
+
+
+def test_training_counts_the_cpu_of_every_process_it_starts(verifier: ModuleType) -> None:
+    """Each process stays under the kernel's limit; their sum is over the budget: caught."""
+    backend = LocalBackend(run_id="test-tiny-lm")
+    try:
+        with backend.start(load_task(TASK), role="verify", labels={}) as box:
+            box.write_files({"train.py": FORKING_TRAIN.encode()})
+            training = verifier.run_training(Submission(load_task(TASK), box, seed=1, hidden=True), units=15)
+    finally:
+        backend.sweep()
+    assert training.model is None
+    assert training.cpu_s > training.budget_s
+    assert "over all its processes" in training.problem
 
 
 @pytest.mark.skipif(not os.path.exists("/proc/self/stat"), reason="needs /proc")

@@ -382,12 +382,12 @@ def source_file(submission: Submission) -> bytes:
     return submission.read_file("train.py")
 
 
-@pytest.fixture(scope="module")
-def training(submission: Submission, source_file: bytes) -> Training:
+def run_training(submission: Submission, units: int = TRAIN_UNITS) -> Training:
+    """Calibrate, then train within ``units`` units, counting every process the training starts."""
     calibration = submission.exec(f"python3 -I -c {shlex.quote(CALIBRATION)}", timeout=120)
     assert calibration.ok, f"the calibration failed: {calibration.describe()}\n{calibration.output[-2000:]}"
     unit = unit_from(calibration.stdout)
-    budget = TRAIN_UNITS * unit
+    budget = units * unit
     submission.exec("rm -f model.bin", timeout=30)
     command = f"python3 -I run_lm.py train {budget:.3f} model.bin"
     try:
@@ -406,13 +406,13 @@ def training(submission: Submission, source_file: bytes) -> Training:
     problem = None
     if result.exit_code in (OVER_BUDGET_EXIT, 128 + 24, 128 + 9):
         problem = (
-            f"training was stopped at its CPU budget of {budget:.1f} s ({TRAIN_UNITS} units of {unit:.3f} s; "
+            f"training was stopped at its CPU budget of {budget:.1f} s ({units} units of {unit:.3f} s; "
             f"{cpu:.1f} s counted over all its processes)"
         )
     elif cpu > budget:
         problem = (
             f"training used {cpu:.1f} s of CPU over all its processes ({cpu / unit:.0f} units): "
-            f"the budget is {budget:.1f} s ({TRAIN_UNITS} units of {unit:.3f} s)"
+            f"the budget is {budget:.1f} s ({units} units of {unit:.3f} s)"
         )
     elif report.get("stragglers"):
         problem = f"training left {report['stragglers']} process(es) running after it exited"
@@ -429,6 +429,11 @@ def training(submission: Submission, source_file: bytes) -> Training:
                 problem = f"model.bin has {len(model)} bytes: at most {MODEL_LIMIT} are accepted"
                 model = None
     return Training(unit, budget, cpu, wall, model, problem)
+
+
+@pytest.fixture(scope="module")
+def training(submission: Submission, source_file: bytes) -> Training:
+    return run_training(submission)
 
 
 @pytest.fixture(scope="module")
