@@ -57,7 +57,7 @@ def test_floor_is_the_sources_probability_summed_over_topics(verifier: ModuleTyp
                 p *= q
                 prev = w
             p *= verifier.STOP
-        return p * verifier.PARAGRAPH
+        return float(p * verifier.PARAGRAPH)
 
     total = sum(
         source.stationary[a] * paragraph(first, a) * source.transition[a, b] * paragraph(second, b)
