@@ -24,11 +24,11 @@ placeholder ``output_tokens`` in ``message_start`` and the real count in
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Callable, Sequence
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from .loopback import LoopbackServer, send_json, send_sse
 
 __all__ = ["ScriptedAnthropic", "hang", "status", "text", "use", "uses"]
 
@@ -96,7 +96,7 @@ def message_text(message: dict[str, Any]) -> str:
     return "".join(b.get("text", "") for b in content or [] if isinstance(b, dict))
 
 
-class ScriptedAnthropic:
+class ScriptedAnthropic(LoopbackServer):
     """An Anthropic Messages API endpoint on 127.0.0.1 playing ``script``."""
 
     def __init__(self, script: Sequence[Reply] | Callable[[int, dict[str, Any]], Reply]) -> None:
@@ -105,15 +105,11 @@ class ScriptedAnthropic:
         self.requests: list[dict[str, Any]] = []
         #: Request headers, in the same order (lower-cased names).
         self.headers: list[dict[str, str]] = []
-        self._lock = threading.Lock()
-        self._stopping = threading.Event()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        super().__init__()
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return self.origin
 
     def next_reply(self, body: dict[str, Any], headers: dict[str, str]) -> Reply:
         with self._lock:
@@ -162,39 +158,12 @@ class ScriptedAnthropic:
                 return self._send(200, message)
 
             def _send(self, code: int, document: dict[str, Any]) -> None:
-                data = json.dumps(document).encode()
-                self.send_response(code)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(data)))
-                self.send_header("request-id", "req_scripted")
-                self.end_headers()
-                self.wfile.write(data)
+                send_json(self, code, document, {"request-id": "req_scripted"})
 
             def _stream(self, message: dict[str, Any]) -> None:
-                data = b"".join(
-                    f"event: {name}\ndata: {json.dumps(event)}\n\n".encode()
-                    for name, event in _events(message)
-                )
-                self.send_response(200)
-                self.send_header("content-type", "text/event-stream")
-                self.send_header("cache-control", "no-cache")
-                self.send_header("content-length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                send_sse(self, list(_events(message)))
 
         return Handler
-
-    def __enter__(self) -> ScriptedAnthropic:
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self, typ: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self._stopping.set()
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
 
 
 def _message(request: dict[str, Any], reply: Reply, number: int) -> dict[str, Any]:

@@ -19,11 +19,11 @@ for tools forever.
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Callable, Sequence
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from .loopback import LoopbackServer, send_json
 
 __all__ = ["GREEN_16", "ScriptedEndpoint", "call", "calls", "network_module", "raw_call", "say", "status"]
 
@@ -78,21 +78,18 @@ def status(code: int, *, retry_after: str | None = "0", message: str = "scripted
     return {"status": code, "retry_after": retry_after, "message": message}
 
 
-class ScriptedEndpoint:
+class ScriptedEndpoint(LoopbackServer):
     """An OpenAI-compatible endpoint on 127.0.0.1 playing ``script``."""
 
     def __init__(self, script: Sequence[Reply] | Callable[[int, dict[str, Any]], Reply]) -> None:
         self.script = script
         #: Bodies of the chat-completions requests, in order.
         self.requests: list[dict[str, Any]] = []
-        self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        super().__init__()
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+        return f"{self.origin}/v1"
 
     def next_reply(self, body: dict[str, Any]) -> Reply:
         with self._lock:
@@ -123,27 +120,9 @@ class ScriptedEndpoint:
             def _send(
                 self, code: int, document: dict[str, Any], headers: dict[str, str] | None = None
             ) -> None:
-                data = json.dumps(document).encode()
-                self.send_response(code)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(data)))
-                for key, value in (headers or {}).items():
-                    self.send_header(key, value)
-                self.end_headers()
-                self.wfile.write(data)
+                send_json(self, code, document, headers)
 
         return Handler
-
-    def __enter__(self) -> ScriptedEndpoint:
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self, typ: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
 
 
 def completion(request: dict[str, Any], reply: Reply, number: int) -> dict[str, Any]:

@@ -21,11 +21,11 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 from collections.abc import Callable, Sequence
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from .loopback import LoopbackServer, send_json, send_sse
 
 __all__ = [
     "USAGE",
@@ -130,7 +130,7 @@ def function_outputs(body: dict[str, Any]) -> list[tuple[str, str]]:
     return answered
 
 
-class ScriptedResponses:
+class ScriptedResponses(LoopbackServer):
     """A Responses-API endpoint on 127.0.0.1 playing ``script``."""
 
     def __init__(self, script: Sequence[Move] | Callable[[int, dict[str, Any]], Move]) -> None:
@@ -141,14 +141,11 @@ class ScriptedResponses:
         self.other: list[str] = []
         #: The Authorization headers seen.
         self.authorizations: list[str] = []
-        self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        super().__init__()
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+        return f"{self.origin}/v1"
 
     def tool_names(self, index: int = 0) -> list[str]:
         """The tools offered in request ``index`` (see ``offered_tools``)."""
@@ -190,34 +187,12 @@ class ScriptedResponses:
                 index, move = server.next_move(body)
                 if "status" in move:
                     return self._send(move["status"], {"error": {"message": move["message"]}})
-                events = stream_events(body, move, index + 1)
-                payload = "".join(f"event: {e['type']}\ndata: {json.dumps(e)}\n\n" for e in events).encode()
-                self.send_response(200)
-                self.send_header("content-type", "text/event-stream")
-                self.send_header("content-length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
+                send_sse(self, [(e["type"], e) for e in stream_events(body, move, index + 1)])
 
             def _send(self, code: int, document: dict[str, Any]) -> None:
-                data = json.dumps(document).encode()
-                self.send_response(code)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                send_json(self, code, document)
 
         return Handler
-
-    def __enter__(self) -> ScriptedResponses:
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self, typ: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
 
 
 def stream_events(request: dict[str, Any], move: Move, number: int) -> list[dict[str, Any]]:
