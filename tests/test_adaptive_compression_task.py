@@ -56,6 +56,19 @@ def test_log_reports_recur_beyond_zlibs_window(files: dict[str, bytes]) -> None:
     assert far > 50
 
 
+def test_the_mix_is_the_same_on_every_seed(verifier: ModuleType, files: dict[str, bytes]) -> None:
+    """What decides how compressible the corpus is does not move with the seed: the mixed file's
+    sections (every source a fifth of it, noise included) and the log's reports (as many, as long)."""
+    other = verifier.corpus(6)
+    sizes = [len(zlib.compress(corpus["mixed.dat"], 6)) for corpus in (files, other)]
+    assert abs(sizes[0] - sizes[1]) < 0.03 * sizes[0]  # a seeded mix moved it by up to 30 %
+    mixed = [corpus["mixed.dat"] for corpus in (files, other)]
+    assert mixed[0] != mixed[1]
+    reports = [corpus["logs.txt"].count(b"report follows") for corpus in (files, other)]
+    assert reports[0] > 20
+    assert abs(reports[0] - reports[1]) <= 1
+
+
 def test_noise_is_incompressible_and_records_are_not(files: dict[str, bytes]) -> None:
     assert len(zlib.compress(files["noise.bin"], 9)) > len(files["noise.bin"])
     records = np.frombuffer(files["records.bin"][: 11 * 4000], dtype=np.uint8).reshape(4000, 11)

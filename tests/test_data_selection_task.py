@@ -126,11 +126,32 @@ def test_tree_sum_adds_in_a_fixed_pairwise_order(trainer: ModuleType) -> None:
     np.testing.assert_allclose(trainer.tree_sum(x), x.sum(axis=0), rtol=1e-12)
 
 
-def test_random_selection_is_what_the_shipped_script_picks(verifier: ModuleType) -> None:
+def test_random_selection_is_what_the_shipped_script_picks(verifier: ModuleType, pool) -> None:
     shipped = load(TASK / "environment" / "selection.py", "_data_selection_shipped")
-    labels = np.zeros(verifier.POOL_SIZE, dtype=np.int8)
-    picked = shipped.select(np.zeros((verifier.POOL_SIZE, 36), np.int8), labels, labels, verifier.SELECT)
-    assert np.array_equal(np.asarray(picked), verifier.random_selection())
+    picked = shipped.select(pool.features, pool.labels, pool.categories, verifier.SELECT)
+    yardstick = verifier.random_selection(pool.labels, pool.categories)
+    assert np.array_equal(np.asarray(picked), yardstick)
+    # stratified: every (category, label) cell gets its share of k, to within one sample
+    cells = pool.categories.astype(np.int64) * verifier.N_CLASSES + pool.labels
+    share = np.bincount(cells, minlength=36) * verifier.SELECT / verifier.POOL_SIZE
+    assert np.all(np.abs(np.bincount(cells[yardstick], minlength=36) - share) < 1)
+
+
+def test_fault_amounts_are_the_same_on_every_seed(verifier: ModuleType, pool) -> None:
+    """Only which category or class gets which amount is seeded: the amounts themselves are exact."""
+    v = verifier
+    other = v.make_pool(4)
+
+    def amounts(p) -> list[tuple[int, int, int]]:
+        rows = []
+        for c in range(v.N_CATEGORIES):
+            clean = (p.kind == v.KIND_CLEAN) & (p.categories == c)
+            off = (p.kind == v.KIND_OFF_DOMAIN) & (p.categories == c)
+            rows.append((int(clean.sum()), int((p.labels[clean] != p.clean[clean]).sum()), int(off.sum())))
+        return sorted(rows)
+
+    assert amounts(pool) == amounts(other)
+    assert not np.array_equal(pool.categories, other.categories)
 
 
 def npy(array: object) -> bytes:

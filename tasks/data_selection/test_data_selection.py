@@ -40,7 +40,7 @@ POOL_SIZE = 30_000
 #: Samples to pick (run_select.K).
 SELECT = 3_000
 #: Test samples per (category, class) cell: the test split is balanced and clean.
-TEST_PER_CELL = 400
+TEST_PER_CELL = 2_000
 #: Features are stored as int8: value * SCALE, rounded (trainer.SCALE).
 SCALE = 8.0
 
@@ -58,14 +58,15 @@ SYMMETRIC_NOISE = np.array([0.12, 0.32, 0.04, 0.25, 0.08, 0.18])
 #: the class of rank 3.
 ASYMMETRIC_RANKS = (0, 2, 4)
 ASYMMETRIC_FLIP = 0.4
-#: Near-duplicates: this share of the pool is copies (jittered) of DUPLICATE_BASES samples,
-#: picked with a preference for wrong labels.
+#: Near-duplicates: this share of the pool is copies (jittered, as many of each) of
+#: DUPLICATE_BASES samples, half of them with a wrong label.
 DUPLICATE_SHARE = 0.15
 DUPLICATE_BASES = 150
 DUPLICATE_JITTER = 0.06
-WRONG_LABEL_PREFERENCE = 4.0
-#: Off-domain: this share of the pool comes from OFF_DOMAIN_CLUSTERS clusters per category
-#: at OFF_DOMAIN_RADIUS, with random labels.
+DUPLICATE_WRONG_BASES = 0.5
+#: Off-domain: this share of the pool (in proportion to the categories' shares) comes from
+#: OFF_DOMAIN_CLUSTERS clusters per category at OFF_DOMAIN_RADIUS from the category's centre,
+#: with labels at random (as many of each label in every cluster).
 OFF_DOMAIN_SHARE = 0.12
 OFF_DOMAIN_CLUSTERS = 3
 OFF_DOMAIN_RADIUS = 6.0
@@ -149,8 +150,27 @@ def _in_domain(
     return x
 
 
+def _counts(shares: np.ndarray, n: int) -> np.ndarray:
+    """n split in proportion to shares, rounded so that the parts add up to n (largest remainder)."""
+    exact = np.asarray(shares, dtype=np.float64) / np.sum(shares) * n
+    counts = np.floor(exact).astype(np.int64)
+    counts[np.argsort(counts - exact, kind="stable")[: n - int(counts.sum())]] += 1
+    return counts
+
+
+def _exactly(rng: np.random.Generator, rows: np.ndarray, share: float) -> np.ndarray:
+    """A random subset of ``rows`` of exactly round(share * len(rows)) of them."""
+    return rng.permutation(rows)[: round(share * len(rows))]
+
+
 def make_pool(seed: int) -> Pool:
-    """The candidate pool of a seed (deterministic)."""
+    """The candidate pool of a seed (deterministic).
+
+    Every amount is exact, not drawn: the samples per category and per class, the wrong labels
+    and the flips per category, the off-domain samples per category (in proportion to the
+    category's share). Only which category and class gets which amount, the geometry and which
+    samples are hit are seeded, so every seed's pool is as hard as any other's.
+    """
     means = class_means(seed)
     rng = np.random.default_rng([seed, 2])
     n_off = round(POOL_SIZE * OFF_DOMAIN_SHARE)
@@ -159,35 +179,47 @@ def make_pool(seed: int) -> Pool:
     rank = rng.permutation(N_CATEGORIES)  # category c takes entry rank[c] of every profile
     class_rank = np.stack([rng.permutation(N_CLASSES) for _ in range(N_CATEGORIES)])
     priors = CLASS_DECAY**class_rank
-    priors /= priors.sum(axis=1, keepdims=True)
-    categories = rng.choice(N_CATEGORIES, n_base, p=CATEGORY_SHARES[rank])
-    # inverse-CDF draw of each sample's class from its category's priors
-    cdf = np.cumsum(priors, axis=1)[categories]
-    classes = np.minimum((rng.random(n_base)[:, None] > cdf).sum(axis=1), N_CLASSES - 1)
+    category_counts = _counts(CATEGORY_SHARES[rank], n_base)
+    categories = np.repeat(np.arange(N_CATEGORIES), category_counts)
+    classes = np.concatenate(
+        [np.repeat(np.arange(N_CLASSES), _counts(priors[c], int(category_counts[c]))) for c in range(N_CATEGORIES)]
+    )
     x = _in_domain(rng, means, categories, classes)
     labels = classes.copy()
-    wrong = rng.random(n_base) < SYMMETRIC_NOISE[rank][categories]
-    labels[wrong] = (classes[wrong] + rng.integers(1, N_CLASSES, int(wrong.sum()))) % N_CLASSES
+    for c in range(N_CATEGORIES):
+        wrong = _exactly(rng, np.flatnonzero(categories == c), SYMMETRIC_NOISE[rank[c]])
+        labels[wrong] = (classes[wrong] + rng.integers(1, N_CLASSES, len(wrong))) % N_CLASSES
     for r in ASYMMETRIC_RANKS:
         c = int(np.flatnonzero(rank == r)[0])
         source, target = (int(np.flatnonzero(class_rank[c] == k)[0]) for k in (1, 3))
-        flipped = (categories == c) & (classes == source) & (rng.random(n_base) < ASYMMETRIC_FLIP)
-        labels[flipped] = target
-    weight = np.where(labels != classes, WRONG_LABEL_PREFERENCE, 1.0)
-    bases = rng.choice(n_base, DUPLICATE_BASES, replace=False, p=weight / weight.sum())
-    copies = bases[rng.integers(0, DUPLICATE_BASES, n_dup)]
+        members = (categories == c) & (classes == source)
+        # exactly that share of the class, taken among its samples the symmetric noise left right
+        flipped = rng.permutation(np.flatnonzero(members & (labels == classes)))
+        labels[flipped[: round(ASYMMETRIC_FLIP * int(members.sum()))]] = target
+    wrong = np.flatnonzero(labels != classes)
+    right = np.flatnonzero(labels == classes)
+    n_wrong = round(DUPLICATE_BASES * DUPLICATE_WRONG_BASES)
+    bases = np.concatenate(
+        [rng.choice(wrong, n_wrong, replace=False), rng.choice(right, DUPLICATE_BASES - n_wrong, replace=False)]
+    )
+    copies = np.repeat(bases, _counts(np.ones(DUPLICATE_BASES), n_dup))
     x_dup = x[copies] + rng.standard_normal((n_dup, DIM)) * DUPLICATE_JITTER * (x[copies] != 0)
-    off_categories = rng.choice(N_CATEGORIES, n_off)
+    off_categories = np.repeat(np.arange(N_CATEGORIES), _counts(CATEGORY_SHARES[rank], n_off))
     centres = rng.standard_normal((N_CATEGORIES, OFF_DOMAIN_CLUSTERS, BLOCK))
     centres *= OFF_DOMAIN_RADIUS / np.linalg.norm(centres, axis=2, keepdims=True)
-    cluster = rng.integers(0, OFF_DOMAIN_CLUSTERS, n_off)
+    centres += means.mean(axis=1)[:, None, :]  # around the category's centre
+    # as many samples in every cluster, as many of every label in every cluster
+    cluster = np.concatenate([np.arange(n) % OFF_DOMAIN_CLUSTERS for n in np.bincount(off_categories)])
+    off_labels = np.zeros(n_off, dtype=np.int64)
+    for key in np.unique(off_categories * OFF_DOMAIN_CLUSTERS + cluster):
+        rows = np.flatnonzero(off_categories * OFF_DOMAIN_CLUSTERS + cluster == key)
+        off_labels[rows] = rng.permutation(np.arange(len(rows)) % N_CLASSES)
     x_off = np.zeros((n_off, DIM))
     for c in range(N_CATEGORIES):
         rows = off_categories == c
         x_off[rows, c * BLOCK : (c + 1) * BLOCK] = centres[
             c, cluster[rows]
         ] + OFF_DOMAIN_SPREAD * rng.standard_normal((int(rows.sum()), BLOCK))
-    off_labels = rng.integers(0, N_CLASSES, n_off)
     order = rng.permutation(POOL_SIZE)  # the index says nothing about the kind of sample
     return Pool(
         features=quantize(np.concatenate([x, x_dup, x_off]))[order],
@@ -207,9 +239,17 @@ def make_test(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return quantize(_in_domain(rng, means, categories, classes)), classes, categories
 
 
-def random_selection() -> np.ndarray:
-    """What the shipped selection.py picks: the yardstick of the metric."""
-    return np.random.default_rng(0).choice(POOL_SIZE, size=SELECT, replace=False)
+def random_selection(labels: np.ndarray, categories: np.ndarray) -> np.ndarray:
+    """What the shipped selection.py picks, the yardstick of the metric: from every (category,
+    observed label) cell its share of SELECT (largest remainder), at random within the cell.
+    Stratified, so the yardstick does not move with how many samples of a rare cell one random
+    draw happens to catch (its test error varies about half as much as a plain draw's)."""
+    rng = np.random.default_rng(0)
+    cell = categories.astype(np.int64) * N_CLASSES + labels
+    counts = np.bincount(cell, minlength=N_CATEGORIES * N_CLASSES)
+    take = _counts(counts, SELECT)
+    chosen = [rng.permutation(np.flatnonzero(cell == c))[: take[c]] for c in range(len(counts))]
+    return np.concatenate(chosen)
 
 
 def load_trainer() -> ModuleType:
@@ -338,7 +378,7 @@ def test_relative_test_error(
     """The metric: test error of the model trained on the selection / that of the random selection."""
     test = make_test(submission.seed)
     mine = train_and_test(pool, chosen, test)
-    random = train_and_test(pool, random_selection(), test)
+    random = train_and_test(pool, random_selection(pool.labels, pool.categories), test)
     ratio = mine.error / random.error
     report = {
         "accuracy": round(mine.accuracy, 4),

@@ -1,15 +1,16 @@
 """Reference selection: clean the pool, then balance it.
 
-1. Off-domain samples: per category, estimate each class's centre robustly (a trimmed
-   mean of the samples carrying that label, refined twice on the samples nearest to
-   it) and drop samples whose squared distance to every centre is far beyond what the
+1. Off-domain samples: per category, estimate each class's centre robustly (a
+   median of the samples carrying that label, refined on the samples nearest to it)
+   and drop samples whose squared distance to every centre is far beyond what the
    in-domain spread allows (unit-variance noise in 6 dimensions: chi-square, 6 d.o.f.).
 2. Near-duplicates: samples of one category closer than DUP_RADIUS to an earlier
    sample are dropped (one survivor per cluster of copies).
-3. Flipped labels: a sample is kept only if its label agrees with both the
-   nearest-centre class and the majority label of its K_NEIGHBOURS nearest neighbours.
-   Asymmetric flips (a share of one class relabelled as another) are caught because
-   the flipped samples sit among the class they came from.
+3. Flipped labels: a sample is kept only if its label wins the vote of its
+   K_NEIGHBOURS nearest neighbours, each vote weighted by 1 / (the number of samples
+   with that label in the category), so that a rare class is not outvoted by the
+   common ones around it. Asymmetric flips (a share of one class relabelled as
+   another) are caught because the flipped samples sit among the class they came from.
 4. Balance: the same number of samples per category and per class within a category,
    drawn at random among the survivors; where a cell runs short, its share goes to the
    other classes of its category, then to the other categories.
@@ -54,11 +55,11 @@ def _clean_category(x: np.ndarray, y: np.ndarray, n_classes: int) -> np.ndarray:
     centres = _centres(x, y, n_classes)
     d2 = _pairwise_d2(x, centres)
     keep &= d2.min(axis=1) <= OFF_DOMAIN_D2
-    keep &= np.argmin(d2, axis=1) == y
     # near-duplicates and neighbour agreement, on the in-domain samples
     idx = np.flatnonzero(d2.min(axis=1) <= OFF_DOMAIN_D2)
     xi, yi = x[idx], y[idx]
     duplicate = np.zeros(len(idx), dtype=bool)
+    label_counts = np.bincount(yi, minlength=n_classes)
     agree = np.zeros(len(idx), dtype=bool)
     for start in range(0, len(idx), 2048):
         rows = slice(start, start + 2048)
@@ -73,6 +74,9 @@ def _clean_category(x: np.ndarray, y: np.ndarray, n_classes: int) -> np.ndarray:
         nearest = np.argpartition(d, K_NEIGHBOURS, axis=1)[:, :K_NEIGHBOURS]
         votes = np.zeros((n_rows, n_classes))
         np.add.at(votes, (np.repeat(np.arange(n_rows), K_NEIGHBOURS), yi[nearest].ravel()), 1.0)
+        # each vote weighs 1 / (how many samples carry that label): a rare class's samples are
+        # not outvoted by the tails of the common classes around them
+        votes /= np.maximum(label_counts, 1)[None, :]
         agree[rows] = np.argmax(votes, axis=1) == yi[rows]
     keep[idx[duplicate | ~agree]] = False
     return keep

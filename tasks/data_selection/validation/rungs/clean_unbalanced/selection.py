@@ -40,11 +40,11 @@ def _clean_category(x: np.ndarray, y: np.ndarray, n_classes: int) -> np.ndarray:
     centres = _centres(x, y, n_classes)
     d2 = _pairwise_d2(x, centres)
     keep &= d2.min(axis=1) <= OFF_DOMAIN_D2
-    keep &= np.argmin(d2, axis=1) == y
     # near-duplicates and neighbour agreement, on the in-domain samples
     idx = np.flatnonzero(d2.min(axis=1) <= OFF_DOMAIN_D2)
     xi, yi = x[idx], y[idx]
     duplicate = np.zeros(len(idx), dtype=bool)
+    label_counts = np.bincount(yi, minlength=n_classes)
     agree = np.zeros(len(idx), dtype=bool)
     for start in range(0, len(idx), 2048):
         rows = slice(start, start + 2048)
@@ -59,6 +59,9 @@ def _clean_category(x: np.ndarray, y: np.ndarray, n_classes: int) -> np.ndarray:
         nearest = np.argpartition(d, K_NEIGHBOURS, axis=1)[:, :K_NEIGHBOURS]
         votes = np.zeros((n_rows, n_classes))
         np.add.at(votes, (np.repeat(np.arange(n_rows), K_NEIGHBOURS), yi[nearest].ravel()), 1.0)
+        # each vote weighs 1 / (how many samples carry that label): a rare class's samples are
+        # not outvoted by the tails of the common classes around them
+        votes /= np.maximum(label_counts, 1)[None, :]
         agree[rows] = np.argmax(votes, axis=1) == yi[rows]
     keep[idx[duplicate | ~agree]] = False
     return keep
