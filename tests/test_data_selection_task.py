@@ -126,7 +126,7 @@ def test_tree_sum_adds_in_a_fixed_pairwise_order(trainer: ModuleType) -> None:
     np.testing.assert_allclose(trainer.tree_sum(x), x.sum(axis=0), rtol=1e-12)
 
 
-def test_random_selection_is_what_the_shipped_script_picks(verifier: ModuleType, pool) -> None:
+def test_random_selection_is_what_the_shipped_script_picks(verifier: ModuleType, pool: Any) -> None:
     shipped = load(TASK / "environment" / "selection.py", "_data_selection_shipped")
     picked = shipped.select(pool.features, pool.labels, pool.categories, verifier.SELECT)
     yardstick = verifier.random_selection(pool.labels, pool.categories)
@@ -137,12 +137,12 @@ def test_random_selection_is_what_the_shipped_script_picks(verifier: ModuleType,
     assert np.all(np.abs(np.bincount(cells[yardstick], minlength=36) - share) < 1)
 
 
-def test_fault_amounts_are_the_same_on_every_seed(verifier: ModuleType, pool) -> None:
+def test_fault_amounts_are_the_same_on_every_seed(verifier: ModuleType, pool: Any) -> None:
     """Only which category or class gets which amount is seeded: the amounts themselves are exact."""
     v = verifier
     other = v.make_pool(4)
 
-    def amounts(p) -> list[tuple[int, int, int]]:
+    def amounts(p: Any) -> list[tuple[int, int, int]]:
         rows = []
         for c in range(v.N_CATEGORIES):
             clean = (p.kind == v.KIND_CLEAN) & (p.categories == c)
