@@ -40,6 +40,8 @@ WITH_TIMED = os.environ.get("AUTOLAB_CATALOGUE_TIMED") == "1"
 #: (AUTOLAB_CATALOGUE_SEED=random draws one, as a task author's own validation runs do).
 SEED = os.environ.get("AUTOLAB_CATALOGUE_SEED", "20261201")
 VALIDATED = [t for t in TASKS if WITH_TIMED or t not in TIMED]
+#: AUTOLAB_CATALOGUE_KEEP=PATH keeps a copy of the validation's summary.json there.
+KEEP = os.environ.get("AUTOLAB_CATALOGUE_KEEP", "")
 
 
 @pytest.fixture(scope="module")
@@ -58,6 +60,8 @@ def validation(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         pytest.fail(
             f"the validation session wrote no summary (exit {proc.returncode}):\n{proc.stdout[-6000:]}\n{proc.stderr[-3000:]}"
         )
+    if KEEP:  # a copy of the validation's summary (rows with n, reward and time per variant)
+        Path(KEEP).write_text(summary.read_text())
     data: dict[str, Any] = json.loads(summary.read_text())
     data["output"] = proc.stdout
     return data

@@ -442,18 +442,14 @@ def text(submission: Submission) -> str:
 
 
 @pytest.fixture(scope="module")
-def scoring(
-    autolab_lab, autolab_task, submission: Submission, source_file: bytes, training: Training, text: str
-) -> dict[str, Any]:
+def scoring(submission: Submission, source_file: bytes, training: Training, text: str) -> dict[str, Any]:
     """Score the model on the hidden text in a fresh sandbox (without data/)."""
     if training.model is None:
         pytest.fail(f"no model to score: {training.problem}", pytrace=False)
     nonce = secrets.token_hex(16)
     budget = SCORE_UNITS * training.unit_s
-    fresh = autolab_lab.open_submission(
-        autolab_task,
-        {"train.py": source_file, "model.bin": training.model, "hidden.txt": score_input(nonce, text)},
-        hidden=submission.hidden,
+    fresh = submission.fresh(
+        {"train.py": source_file, "model.bin": training.model, "hidden.txt": score_input(nonce, text)}
     )
     try:
         fresh.exec("rm -rf data", timeout=30)
