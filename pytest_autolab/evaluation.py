@@ -314,6 +314,7 @@ class ForkServer:
     def _ensure_started(self) -> None:
         if self._proc is not None and self._proc.poll() is None:
             return
+        self.close()  # a dead server's pipes, closed now rather than by the garbage collector
         self._buffer = b""
         self._proc = subprocess.Popen(
             [sys.executable, "-m", "pytest_autolab._forkserver"],
