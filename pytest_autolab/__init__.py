@@ -36,7 +36,7 @@ from .measure import CallgrindError, Counts, callgrind
 from .results import TaskResult
 from .sandboxes import ExecResult, Sandbox, SandboxError
 from .scoring import normalized_score, reward, speedup
-from .tasks import Task, TaskFileError, load_task
+from .tasks import Task, TaskFileError, load_task, pristine_module
 from .timing import Timing, TimingError
 from .tools import Budget, BudgetExhausted, LabTools
 
@@ -66,6 +66,7 @@ __all__ = [
     "load_task",
     "native",
     "normalized_score",
+    "pristine_module",
     "reward",
     "speedup",
 ]

@@ -18,10 +18,14 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import importlib.util
 import math
+import re
+import sys
 import tomllib
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from types import ModuleType
 from typing import Any, Literal
 
 __all__ = [
@@ -32,6 +36,7 @@ __all__ = [
     "attempt_name",
     "find_task_dir",
     "load_task",
+    "pristine_module",
     "task_languages",
 ]
 
@@ -393,3 +398,30 @@ def task_languages(task: Task) -> list[str]:
     """The languages of the files an agent may change (from their suffixes), in order of appearance."""
     found = [_LANGUAGES.get(Path(rel).suffix.lower()) for rel in task.editable]
     return list(dict.fromkeys(lang for lang in found if lang)) or ["other"]
+
+
+def pristine_module(verifier_file: str | Path, relpath: str) -> ModuleType:
+    """A module of the task's pristine ``environment/`` (``relpath`` in it), imported here in the
+    verifier's trusted process: the rules, a reference or a trainer the verifier checks with,
+    never the sandbox's copy that the agent may have changed.
+
+    ``verifier_file`` is the verifier module's ``__file__``. The module is imported once, under a
+    name made of the task folder's name and ``relpath`` (no other module collides with it), and
+    is in ``sys.modules`` while it runs (dataclasses look their module up there).
+    """
+    task_dir = Path(verifier_file).resolve().parent
+    path = task_dir / "environment" / relpath
+    name = "_autolab_" + re.sub(r"\W", "_", f"{task_dir.name}_{relpath.removesuffix('.py')}")
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"{path}: not a Python module")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[name]
+        raise
+    return module

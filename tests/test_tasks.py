@@ -94,3 +94,20 @@ def test_content_hash_changes_with_the_environment(make_task: MakeTask) -> None:
     assert load_task(folder).content_hash() == before
     (folder / "environment" / "value.txt").write_text("99\n")
     assert load_task(folder).content_hash() != before
+
+
+def test_pristine_module_imports_the_task_folders_environment_once(tmp_path: Path) -> None:
+    from pytest_autolab import pristine_module
+
+    task = tmp_path / "my_task"
+    (task / "environment").mkdir(parents=True)
+    (task / "environment" / "rules.py").write_text(
+        "import dataclasses\n\n@dataclasses.dataclass\nclass Rule:\n    n: int = 3\n"
+    )
+    verifier = task / "test_my_task.py"
+    first = pristine_module(verifier, "rules.py")
+    assert first.Rule().n == 3
+    (task / "environment" / "rules.py").write_text("raise SystemExit('imported twice')\n")
+    assert pristine_module(str(verifier), "rules.py") is first
+    with pytest.raises(FileNotFoundError):
+        pristine_module(verifier, "missing.py")

@@ -13,29 +13,14 @@ moves differ in value, so there is no public sample to memorise and the seed pla
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
 
-from pytest_autolab import Submission
-
-_RULES_PATH = Path(__file__).resolve().parent / "environment" / "connect3.py"
-_MODULE_NAME = "autolab_connect3_golf_rules"
+from pytest_autolab import Submission, pristine_module
 
 
 def _load_rules():
-    """The trusted copy of connect3.py, under a name no other module can collide with."""
-    if _MODULE_NAME in sys.modules:
-        return sys.modules[_MODULE_NAME]
-    spec = importlib.util.spec_from_file_location(_MODULE_NAME, _RULES_PATH)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[_MODULE_NAME] = module
-    spec.loader.exec_module(module)
-    return module
+    """The trusted copy of connect3.py."""
+    return pristine_module(__file__, "connect3.py")
 
 
 rules = _load_rules()

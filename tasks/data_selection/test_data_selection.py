@@ -20,16 +20,14 @@ is balanced across categories and classes: 1.0 for the random selection, lower i
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import io
-import sys
 from pathlib import Path
 from types import ModuleType
 
 import numpy as np
 import pytest
 
-from pytest_autolab import Submission
+from pytest_autolab import Submission, pristine_module
 
 N_CATEGORIES = 6
 N_CLASSES = 6
@@ -254,15 +252,7 @@ def random_selection(labels: np.ndarray, categories: np.ndarray) -> np.ndarray:
 
 def load_trainer() -> ModuleType:
     """The read-only trainer, from this task folder's pristine environment/."""
-    name = "_autolab_data_selection_trainer"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, TASK_DIR / "environment" / "trainer.py")
-        assert spec is not None
-        assert spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        sys.modules[name] = module
-    return sys.modules[name]
+    return pristine_module(__file__, "trainer.py")
 
 
 def parse_indices(raw: bytes) -> np.ndarray:

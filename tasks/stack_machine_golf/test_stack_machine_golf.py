@@ -15,32 +15,18 @@ benchmark.
 
 from __future__ import annotations
 
-import importlib.util
 import random
-import sys
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 
-from pytest_autolab import Submission
-
-_VM_PATH = Path(__file__).resolve().parent / "environment" / "stackvm.py"
-_MODULE_NAME = "autolab_stack_machine_golf_vm"
+from pytest_autolab import Submission, pristine_module
 
 
 def _load_vm():
-    """The trusted copy of stackvm.py, under a name no other module can collide with."""
-    if _MODULE_NAME in sys.modules:
-        return sys.modules[_MODULE_NAME]
-    spec = importlib.util.spec_from_file_location(_MODULE_NAME, _VM_PATH)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[_MODULE_NAME] = module
-    spec.loader.exec_module(module)
-    return module
+    """The trusted copy of stackvm.py."""
+    return pristine_module(__file__, "stackvm.py")
 
 
 vm = _load_vm()

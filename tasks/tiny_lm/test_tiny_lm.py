@@ -43,13 +43,11 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import importlib.util
 import json
 import math
 import secrets
 import shlex
 import statistics
-import sys
 from functools import cache
 from pathlib import Path
 from types import ModuleType
@@ -58,7 +56,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from pytest_autolab import Submission
+from pytest_autolab import Submission, pristine_module
 from pytest_autolab.timing import TimingError, timed_run
 
 TASK_DIR = Path(__file__).resolve().parent
@@ -340,15 +338,7 @@ def paragraph_heads(text: str) -> np.ndarray:
 
 def load_shipped() -> ModuleType:
     """The shipped bigram (environment/train.py, this task folder's pristine copy)."""
-    name = "_autolab_tiny_lm_bigram"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, TASK_DIR / "environment" / "train.py")
-        assert spec is not None
-        assert spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        sys.modules[name] = module
-    return sys.modules[name]
+    return pristine_module(__file__, "train.py")
 
 
 def bigram_log2probs(text: str) -> np.ndarray:

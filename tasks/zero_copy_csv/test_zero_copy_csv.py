@@ -15,11 +15,8 @@ documents and Hypothesis's own seed.
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import struct
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -27,17 +24,10 @@ from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 from hypothesis.internal.conjecture import engine as hypothesis_engine
 
-from pytest_autolab import Submission, native
+from pytest_autolab import Submission, native, pristine_module
 
 #: The trusted reference, from the task folder's pristine environment/ (not from the sandbox).
-_spec = importlib.util.spec_from_file_location(
-    "zero_copy_csv_csvref", Path(__file__).parent / "environment" / "csvref.py"
-)
-assert _spec
-assert _spec.loader
-csvref = importlib.util.module_from_spec(_spec)
-sys.modules[_spec.name] = csvref  # dataclasses look their module up while the class is made
-_spec.loader.exec_module(csvref)
+csvref = pristine_module(__file__, "csvref.py")
 
 #: Bytes of the benchmark document: about 13 MB in 100,000 records (the baseline executes
 #: about 1.2e9 instructions on it).
